@@ -7,8 +7,18 @@ export interface WbxmlElement {
   ns: string;
   name: string;
   children: WbxmlElement[];
-  /** STR_I/STR_T text, or OPAQUE bytes; absent for an empty element or one with children. */
-  value?: string | Uint8Array;
+  /**
+   * STR_I/STR_T text, or OPAQUE bytes; absent for an empty element or one with children.
+   * An OpaqueSource is opaque content produced while encoding (a large attachment streamed from
+   * the store): only the streaming encoder accepts it, since OPAQUE needs its length up front.
+   */
+  value?: string | Uint8Array | OpaqueSource;
+}
+
+/** Opaque content of a known length, read only when the streaming encoder reaches it. */
+export interface OpaqueSource {
+  length: number;
+  chunks: () => AsyncIterable<Uint8Array>;
 }
 
 type Content = WbxmlElement | string | Uint8Array | number | null | undefined | false | Content[];
