@@ -1,0 +1,179 @@
+// Configuration: environment variables, optionally over a JSON file named by EASD_CONFIG
+// (the environment wins). Validated at start, with messages that say which setting is wrong.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+export interface Config {
+  listen: { host: string; port: number };
+  tls?: { certFile: string; keyFile: string };
+  /** Embedded state and the reference backend's data. */
+  dataDir: string;
+  /** keyv store URL: sqlite://<file> (default: <dataDir>/state.sqlite) or redis://… */
+  stateUrl?: string;
+  imapUrl?: string;
+  smtpUrl?: string;
+  caldavUrl?: string;
+  carddavUrl?: string;
+  /** JSON file with the device policy (EASProvisionDoc values, device access rules). */
+  policyFile?: string;
+  /** URL phones are told to use in Autodiscover; derived from the request when unset. */
+  publicUrl?: string;
+  /** Trust X-Forwarded-* from a reverse proxy in front of easd. */
+  trustProxy: boolean;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** user/device pairs whose decoded requests and responses are logged ("alice/ABC123", "bob/*"). */
+  traceDevices: string[];
+  maxBodyBytes?: number;
+}
+
+/** Each setting: its environment name and its key in the config file. */
+const settings = {
+  listen: 'EASD_LISTEN',
+  tlsCert: 'EASD_TLS_CERT',
+  tlsKey: 'EASD_TLS_KEY',
+  dataDir: 'EASD_DATA_DIR',
+  stateUrl: 'EASD_STATE_URL',
+  imapUrl: 'EASD_IMAP_URL',
+  smtpUrl: 'EASD_SMTP_URL',
+  caldavUrl: 'EASD_CALDAV_URL',
+  carddavUrl: 'EASD_CARDDAV_URL',
+  policyFile: 'EASD_POLICY',
+  publicUrl: 'EASD_PUBLIC_URL',
+  trustProxy: 'EASD_TRUST_PROXY',
+  logLevel: 'EASD_LOG_LEVEL',
+  traceDevices: 'EASD_TRACE_DEVICES',
+  maxBodyBytes: 'EASD_MAX_BODY_BYTES',
+} as const;
+
+type SettingKey = keyof typeof settings;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  const problems: string[] = [];
+  const file = readConfigFile(env['EASD_CONFIG'], cwd, problems);
+
+  const raw = (key: SettingKey): string | undefined => {
+    const fromEnv = env[settings[key]];
+    if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+    const fromFile = file[key];
+    if (fromFile === undefined || fromFile === null) return undefined;
+    return typeof fromFile === 'string' ? fromFile : JSON.stringify(fromFile);
+  };
+  const where = (key: SettingKey): string =>
+    env[settings[key]] ? settings[key] : `"${key}" in ${env['EASD_CONFIG'] ?? 'the config file'}`;
+
+  const listen = parseListen(raw('listen') ?? '127.0.0.1:8080');
+  if (listen === null) problems.push(`${where('listen')} must be host:port with a port from 0 to 65535`);
+
+  const tlsCert = raw('tlsCert');
+  const tlsKey = raw('tlsKey');
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    problems.push('EASD_TLS_CERT and EASD_TLS_KEY must be set together');
+  }
+
+  const url = (key: SettingKey, schemes: string[]): string | undefined => {
+    const value = raw(key);
+    if (value === undefined) return undefined;
+    let parsed: URL;
+    try {
+      parsed = new URL(value);
+    } catch {
+      problems.push(`${where(key)} is not a URL: ${redactUrl(value)}`);
+      return undefined;
+    }
+    if (!schemes.includes(parsed.protocol.replace(/:$/, ''))) {
+      problems.push(`${where(key)} must start with ${schemes.map((s) => `${s}://`).join(' or ')}`);
+    }
+    return value;
+  };
+
+  const logLevel = raw('logLevel') ?? 'info';
+  if (!(logLevels as readonly string[]).includes(logLevel)) {
+    problems.push(`${where('logLevel')} must be one of ${logLevels.join(', ')}`);
+  }
+
+  const trustProxyText = (raw('trustProxy') ?? 'false').toLowerCase();
+  if (!['true', 'false', '1', '0', 'yes', 'no'].includes(trustProxyText)) {
+    problems.push(`${where('trustProxy')} must be true or false`);
+  }
+
+  let maxBodyBytes: number | undefined;
+  const maxBodyText = raw('maxBodyBytes');
+  if (maxBodyText !== undefined) {
+    maxBodyBytes = Number(maxBodyText);
+    if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1024) {
+      problems.push(`${where('maxBodyBytes')} must be a whole number of bytes, at least 1024`);
+    }
+  }
+
+  const config: Config = {
+    listen: listen ?? { host: '127.0.0.1', port: 8080 },
+    dataDir: path.resolve(cwd, raw('dataDir') ?? './data'),
+    stateUrl: url('stateUrl', ['sqlite', 'redis', 'rediss']),
+    imapUrl: url('imapUrl', ['imap', 'imaps']),
+    smtpUrl: url('smtpUrl', ['smtp', 'smtps']),
+    caldavUrl: url('caldavUrl', ['http', 'https']),
+    carddavUrl: url('carddavUrl', ['http', 'https']),
+    publicUrl: url('publicUrl', ['http', 'https']),
+    policyFile: raw('policyFile') === undefined ? undefined : path.resolve(cwd, raw('policyFile') as string),
+    trustProxy: ['true', '1', 'yes'].includes(trustProxyText),
+    logLevel: logLevel as Config['logLevel'],
+    traceDevices: (raw('traceDevices') ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+    maxBodyBytes,
+  };
+  if (tlsCert !== undefined && tlsKey !== undefined) {
+    config.tls = { certFile: path.resolve(cwd, tlsCert), keyFile: path.resolve(cwd, tlsKey) };
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+function readConfigFile(file: string | undefined, cwd: string, problems: string[]): Partial<Record<SettingKey, unknown>> {
+  if (file === undefined || file === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path.resolve(cwd, file), 'utf8'));
+  } catch (err) {
+    problems.push(`EASD_CONFIG=${file} cannot be read as JSON: ${(err as Error).message}`);
+    return {};
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    problems.push(`EASD_CONFIG=${file} must hold a JSON object`);
+    return {};
+  }
+  const known = new Set<string>(Object.keys(settings));
+  for (const key of Object.keys(parsed)) {
+    if (!known.has(key)) problems.push(`Unknown setting "${key}" in ${file} (known: ${[...known].join(', ')})`);
+  }
+  return parsed as Partial<Record<SettingKey, unknown>>;
+}
+
+function parseListen(value: string): { host: string; port: number } | null {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value);
+  if (match === null) return null;
+  const port = Number(match[3]);
+  if (port > 65535) return null; // port 0 = any free port (tests)
+  return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
+}
+
+/** Drops the password of a URL so that a configuration message never shows it. */
+export function redactUrl(value: string): string {
+  try {
+    const u = new URL(value);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return value.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@');
+  }
+}

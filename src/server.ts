@@ -1,0 +1,305 @@
+// buildServer(): the Fastify instance that speaks MS-ASHTTP. It never listens by itself (main.ts
+// does), so tests drive it with inject(). It knows nothing of backends or state: it receives an
+// authenticate function, the command handlers and an optional gate (provisioning, device access).
+import compress from '@fastify/compress';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import { decode, encode, WbxmlError } from '../wbxml/index.js';
+import type { WbxmlElement } from '../wbxml/tree.js';
+import { findCommand, type CommandSpec } from './commands/table.js';
+import {
+  isProtocolVersion,
+  protocolVersions,
+  versionAtLeast,
+  type CommandContext,
+  type CommandHandler,
+  type CommandName,
+  type CommandResult,
+} from './commands/types.js';
+import { EasHttpError } from './errors.js';
+import {
+  AutodiscoverParseError,
+  buildErrorResponse,
+  buildMobileSyncResponse,
+  mobileSyncResponseSchema,
+  parseAutodiscoverRequest,
+} from './http/autodiscover.js';
+import { Authenticator, type AuthenticateFn } from './http/auth.js';
+import { parseRequestLine } from './http/query.js';
+import { defaultServerLimits, type ServerLimits } from './limits.js';
+
+export const easPath = '/Microsoft-Server-ActiveSync';
+export const wbxmlContentType = 'application/vnd.ms-sync.wbxml';
+/** Sent in MS-Server-ActiveSync; clients only log it. */
+export const serverVersion = '16.1';
+
+/** What easd knows of a signed-in user; backends' accounts carry at least this. */
+export interface AccountInfo {
+  user: string;
+  email: string;
+  displayName?: string;
+}
+
+/**
+ * Runs before every command once the user is known: records the device, checks policy keys and
+ * access rules. It returns a result to answer instead of running the command (e.g. Status 142),
+ * throws an EasHttpError (449, 403), or returns undefined to go on.
+ */
+export type CommandGate<A> = (ctx: CommandContext<A>, spec: CommandSpec) => Promise<CommandResult | undefined>;
+
+export interface ServerOptions<A extends AccountInfo> {
+  authenticate: AuthenticateFn<A>;
+  handlers: Partial<Record<CommandName, CommandHandler<A>>>;
+  gate?: CommandGate<A>;
+  limits?: Partial<ServerLimits>;
+  publicUrl?: string;
+  trustProxy?: boolean;
+  /** A pino logger or `false`; tests pass `false`. */
+  logger?: Logger | false;
+  /** Called with each decoded request and response of a traced device (redacted XML). */
+  trace?: (ctx: { user: string; deviceId: string }, direction: 'request' | 'response', doc: WbxmlElement) => void;
+  https?: { cert: Buffer; key: Buffer };
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    easLog?: { user?: string; deviceId?: string; command?: string };
+  }
+}
+
+export async function buildServer<A extends AccountInfo>(opts: ServerOptions<A>): Promise<FastifyInstance> {
+  const limits: ServerLimits = { ...defaultServerLimits, ...opts.limits };
+  const app = Fastify({
+    loggerInstance: opts.logger === false || opts.logger === undefined ? undefined : (opts.logger as FastifyBaseLogger),
+    logger: opts.logger === false ? false : undefined,
+    disableRequestLogging: true,
+    bodyLimit: limits.maxBodyBytes,
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: 256 },
+    trustProxy: opts.trustProxy ?? false,
+    // Held Pings/Syncs last up to an hour; Node's default 5-minute request timeout would cut them.
+    requestTimeout: 0,
+    ...(opts.https ? { https: opts.https } : {}),
+  });
+
+  // Ends every held request (Ping, Sync with Wait) at shutdown, before the socket closes.
+  const shutdown = new AbortController();
+  app.addHook('preClose', async () => shutdown.abort());
+
+  const authenticator = new Authenticator<A>(opts.authenticate, limits);
+
+  await app.register(compress, {
+    global: true,
+    threshold: 1024,
+    encodings: ['gzip', 'deflate'],
+    customTypes: /vnd\.ms-sync|xml/,
+  });
+
+  // EAS bodies are WBXML, MIME or XML, never JSON: take every body as raw bytes.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header('MS-Server-ActiveSync', serverVersion);
+    reply.header('Cache-Control', 'private');
+    return payload;
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    const info = req.easLog;
+    if (info === undefined) return;
+    req.log.info(
+      {
+        user: info.user,
+        device: info.deviceId,
+        command: info.command,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'request',
+    );
+  });
+
+  app.setErrorHandler(async (err: unknown, req, reply) => {
+    if (err instanceof EasHttpError) {
+      req.log.info({ code: err.code, detail: err.message }, 'refused');
+      return sendError(reply, err);
+    }
+    const fst = err as { code?: string; statusCode?: number; message?: string };
+    if (fst.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, new EasHttpError('body-too-large'));
+    if (typeof fst.statusCode === 'number' && fst.statusCode >= 400 && fst.statusCode < 500) {
+      return reply.code(fst.statusCode).type('text/plain').send(`${fst.message ?? 'Bad request'}\n`);
+    }
+    // Never a stack trace on the wire; the log has it.
+    req.log.error({ err }, 'unhandled error');
+    return sendError(reply, new EasHttpError('internal'));
+  });
+
+  app.setNotFoundHandler(async (_req, reply) => sendError(reply, new EasHttpError('not-found')));
+
+  // MS-ASHTTP 2.2.3: OPTIONS tells the client what versions and commands are served.
+  const served = [...new Set(Object.keys(opts.handlers))].filter((n) => findCommand(n) !== undefined);
+  app.options(easPath, async (_req, reply) => {
+    reply.header('Allow', 'OPTIONS,POST');
+    reply.header('Public', 'OPTIONS,POST');
+    reply.header('MS-ASProtocolVersions', protocolVersions.join(','));
+    reply.header('MS-ASProtocolCommands', served.join(','));
+    return reply.code(200).send();
+  });
+
+  app.post(easPath, async (req, reply) => {
+    const rawQuery = req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '';
+    if (rawQuery.length > limits.maxQueryLength) throw new EasHttpError('bad-request', 'Query string too long');
+    const line = parseRequestLine(rawQuery);
+    req.easLog = { deviceId: line.deviceId, command: line.command };
+
+    const spec = findCommand(line.command);
+    if (spec === undefined) throw new EasHttpError('unknown-command', `Unknown command ${line.command}`);
+    req.easLog.command = spec.name;
+
+    const version = line.protocolVersion ?? headerValue(req, 'ms-asprotocolversion');
+    if (!isProtocolVersion(version)) {
+      throw new EasHttpError(
+        'unsupported-version',
+        version === undefined ? 'Missing MS-ASProtocolVersion header' : `Unsupported protocol version ${version}`,
+        { 'MS-ASProtocolVersions': protocolVersions.join(',') },
+      );
+    }
+
+    const signal = requestSignal(reply, shutdown.signal);
+    const account = await authenticator.check(req.headers.authorization, req.ip, signal);
+    req.easLog.user = account.user;
+
+    if (!versionAtLeast(version, spec.minVersion) || (spec.maxVersion && !versionAtLeast(spec.maxVersion, version))) {
+      throw new EasHttpError('unknown-command', `${spec.name} is not part of protocol ${version}`);
+    }
+    const handler = opts.handlers[spec.name];
+    if (handler === undefined) throw new EasHttpError('not-implemented', `${spec.name} is not implemented yet`);
+
+    const rawBody: Uint8Array = Buffer.isBuffer(req.body) ? req.body : new Uint8Array(0);
+    const ctx: CommandContext<A> = {
+      command: spec.name,
+      line,
+      protocolVersion: version,
+      policyKey: line.policyKey ?? parsePolicyKey(headerValue(req, 'x-ms-policykey')),
+      userAgent: headerValue(req, 'user-agent'),
+      remoteAddress: req.ip,
+      account,
+      body: decodeBody(spec, rawBody, headerValue(req, 'content-type')),
+      rawBody,
+      contentType: headerValue(req, 'content-type'),
+      signal,
+      log: req.log as unknown as Logger,
+    };
+    if (line.form === 'plain') {
+      ctx.line.acceptMultiPart = headerValue(req, 'ms-asacceptmultipart')?.toUpperCase() === 'T';
+    }
+    const traced = opts.trace;
+    if (traced && ctx.body) traced({ user: account.user, deviceId: line.deviceId }, 'request', ctx.body);
+
+    const gated = opts.gate ? await opts.gate(ctx, spec) : undefined;
+    const result = gated ?? (await handler(ctx));
+    if (traced && result.body && isElement(result.body)) {
+      traced({ user: account.user, deviceId: line.deviceId }, 'response', result.body);
+    }
+    return sendResult(reply, result);
+  });
+
+  app.post('/autodiscover/autodiscover.xml', async (req, reply) => {
+    const account = await authenticator.check(req.headers.authorization, req.ip, requestSignal(reply, shutdown.signal));
+    req.easLog = { user: account.user, command: 'Autodiscover' };
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    reply.type('text/xml; charset=utf-8');
+    if (body.length > limits.maxAutodiscoverBytes) {
+      return reply.code(200).send(buildErrorResponse(600, 'Invalid Request'));
+    }
+    let request;
+    try {
+      request = parseAutodiscoverRequest(body.toString('utf8'));
+    } catch (err) {
+      if (!(err instanceof AutodiscoverParseError)) throw err;
+      return reply.code(200).send(buildErrorResponse(600, 'Invalid Request'));
+    }
+    if (request.acceptableResponseSchema !== mobileSyncResponseSchema) {
+      return reply.code(200).send(buildErrorResponse(601, 'Provider is not available for the requested schema'));
+    }
+    const url = opts.publicUrl ?? `${req.protocol}://${req.host}${easPath}`;
+    return reply.code(200).send(
+      buildMobileSyncResponse({
+        emailAddress: account.email || request.emailAddress || account.user,
+        displayName: account.displayName,
+        url: url.endsWith(easPath) ? url : url.replace(/\/$/, '') + easPath,
+      }),
+    );
+  });
+
+  return app;
+}
+
+function headerValue(req: FastifyRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function parsePolicyKey(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\d{1,10}$/.test(value.trim())) return undefined;
+  const key = Number(value.trim());
+  return key <= 0xffffffff ? key : undefined;
+}
+
+function isElement(body: CommandResult['body']): body is WbxmlElement {
+  return body !== undefined && 'ns' in body;
+}
+
+/** MIME bodies (12.x SendMail) pass through; anything claiming to be WBXML must decode. */
+function decodeBody(spec: CommandSpec, raw: Uint8Array, contentType: string | undefined): WbxmlElement | undefined {
+  if (spec.body === 'none') return undefined;
+  if (raw.length === 0) {
+    if (spec.body === 'wbxml') throw new EasHttpError('bad-request', `${spec.name} needs a request body`);
+    return undefined;
+  }
+  const isWbxml = contentType?.toLowerCase().startsWith(wbxmlContentType) === true || raw[0] === 0x03;
+  if (spec.body === 'mime-or-wbxml' && !isWbxml) return undefined;
+  try {
+    const root = decode(raw);
+    // The root element always carries the command's name (MS-ASCMD 2.2.1).
+    if (root.name !== spec.name) {
+      throw new EasHttpError('bad-request', `Body is a ${root.name} document, not ${spec.name}`);
+    }
+    return root;
+  } catch (err) {
+    if (err instanceof WbxmlError) {
+      throw new EasHttpError('bad-wbxml', `Invalid WBXML at byte ${err.offset}: ${err.message}`);
+    }
+    throw err;
+  }
+}
+
+function requestSignal(reply: FastifyReply, shutdown: AbortSignal): AbortSignal {
+  const gone = new AbortController();
+  // 'close' before the response finished means the client went away: stop waiting for it.
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) gone.abort();
+  });
+  return AbortSignal.any([gone.signal, shutdown]);
+}
+
+function sendError(reply: FastifyReply, err: EasHttpError): FastifyReply {
+  for (const [name, value] of Object.entries(err.headers)) reply.header(name, value);
+  return reply.code(err.httpStatus).type('text/plain; charset=utf-8').send(`${err.message}\n`);
+}
+
+function sendResult(reply: FastifyReply, result: CommandResult): FastifyReply {
+  for (const [name, value] of Object.entries(result.headers ?? {})) reply.header(name, value);
+  reply.code(result.httpStatus ?? 200);
+  const body = result.body;
+  if (body === undefined) return reply.send();
+  if (isElement(body)) return reply.type(wbxmlContentType).send(Buffer.from(encode(body)));
+  reply.type(body.contentType);
+  if (body.data instanceof Uint8Array) return reply.send(Buffer.from(body.data));
+  return reply.send(Readable.from(asBuffers(body.data)));
+}
+
+async function* asBuffers(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
+  for await (const c of chunks) yield Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+}
