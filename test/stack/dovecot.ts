@@ -125,7 +125,7 @@ export async function startDovecot(dir: string, users: readonly TestUser[]): Pro
 
   return withFreePort(async (port) => {
     await writeFile(confFile, dovecotConfig(dir, port));
-    // -F keeps the master in the foreground as our child; it takes its own processes down on exit.
+    // -F keeps the master in the foreground as our child.
     const daemon: Daemon = spawnDaemon(
       'dovecot',
       DOVECOT,
@@ -157,7 +157,14 @@ export async function imapConnect(
     auth: { user: user.user, pass: user.password },
     logger: false,
   });
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (err) {
+    // ImapFlow keeps the socket open after a failed login; an open login connection would keep a
+    // Dovecot login process alive past the server's shutdown.
+    client.close();
+    throw err;
+  }
   return client;
 }
 

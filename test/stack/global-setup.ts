@@ -1,7 +1,7 @@
 // vitest globalSetup: starts the real test stack (Dovecot, Radicale, Redis, SMTP receiver) once per
 // run, in parallel, in one temporary directory, and provides its addresses as inject('stack').
 // Teardown stops every process and removes the directory; process.ts covers interrupted runs.
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -22,9 +22,36 @@ interface Stoppable {
 const timing = process.env.EASD_STACK_TIMING === '1';
 const keep = process.env.EASD_STACK_KEEP === '1';
 
+const TMP_PREFIX = 'easd-stack-';
+
+/**
+ * A run that was killed outright (SIGKILL, OOM) leaves its directory behind; its daemons went with
+ * it (parent-death signal). Remove such directories whose owner process is gone.
+ */
+async function removeStaleStacks(): Promise<void> {
+  const names = (await readdir(tmpdir())).filter((n) => n.startsWith(TMP_PREFIX));
+  for (const name of names) {
+    const dir = path.join(tmpdir(), name);
+    const owner = Number((await readFile(path.join(dir, 'owner.pid'), 'utf8').catch(() => '')).trim());
+    if (!Number.isInteger(owner) || owner <= 0 || isAlive(owner)) continue;
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const t0 = performance.now();
-  const tmpDir = await mkdtemp(path.join(tmpdir(), 'easd-stack-'));
+  await removeStaleStacks();
+  const tmpDir = await mkdtemp(path.join(tmpdir(), TMP_PREFIX));
+  await writeFile(path.join(tmpDir, 'owner.pid'), `${process.pid}\n`);
   removeOnExit(tmpDir, !keep);
   // mkdtemp makes it 0700; Dovecot's unprivileged processes must reach their files inside.
   await chmod(tmpDir, 0o755);
