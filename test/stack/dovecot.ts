@@ -1,5 +1,6 @@
 // Dovecot for the real test stack: IMAP only, on 127.0.0.1, everything (config, sockets, state,
 // logs, Maildirs) under one directory, users from a passwd-file. Written for Dovecot 2.3 (Debian 12).
+import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
@@ -26,6 +27,12 @@ export interface DovecotInstance {
   stop(): Promise<void>;
 }
 
+/**
+ * Debian's dovecot-core ships the push_notification plugin (and its Lua driver) that later Direct
+ * Push work may use; it is not loaded here. The smoke test checks it is there.
+ */
+export const PUSH_NOTIFICATION_PLUGIN = '/usr/lib/dovecot/modules/lib20_push_notification_plugin.so';
+
 /** The special-use mailboxes every test user has from the first login (RFC 6154). */
 export const SPECIAL_USE_MAILBOXES = {
   Drafts: '\\Drafts',
@@ -40,7 +47,6 @@ export function dovecotConfig(dir: string, port: number): string {
   // As root, Dovecot runs its login and internal processes as the unprivileged users the Debian
   // package creates, and refuses UID 0 for mail access, so mail is owned by nobody. As another
   // user everything runs as that user, and login processes cannot chroot.
-  const me = userInfo().username;
   const privileges = asRoot
     ? [
         'default_login_user = dovenull',
@@ -48,7 +54,12 @@ export function dovecotConfig(dir: string, port: number): string {
         'mail_uid = nobody',
         'mail_gid = nogroup',
       ]
-    : [`default_login_user = ${me}`, `default_internal_user = ${me}`];
+    : [
+        `default_login_user = ${userInfo().username}`,
+        `default_internal_user = ${userInfo().username}`,
+        // Some service sockets are chowned to this group, which only root may give away.
+        `default_internal_group = ${execFileSync('id', ['-gn'], { encoding: 'utf8' }).trim()}`,
+      ];
   const noChroot = asRoot ? '' : '  chroot =\n';
   const mailboxes = Object.entries(SPECIAL_USE_MAILBOXES)
     .map(([name, flag]) => `  mailbox ${name} {\n    special_use = ${flag}\n    auto = subscribe\n  }\n`)
@@ -83,6 +94,11 @@ userdb {
 mail_location = maildir:~/Maildir
 # The mailbox list index is what Dovecot's NOTIFY support (RFC 5465) works from.
 mailbox_list_index = yes
+
+protocol imap {
+  # Parallel test files log in as the same few users; the default of 10 is too low for that.
+  mail_max_userip_connections = 200
+}
 
 namespace inbox {
   inbox = yes

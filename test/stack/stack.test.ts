@@ -1,11 +1,12 @@
 // Smoke tests of the real test stack: each service answers, lets a test user in, keeps a wrong
 // password out, and has the features easd's backends rely on.
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { DOMParser } from '@xmldom/xmldom';
 import { createClient } from '@redis/client';
 import nodemailer from 'nodemailer';
 import { describe, expect, inject, it } from 'vitest';
-import { appendMessage, imapConnect, SPECIAL_USE_MAILBOXES } from './dovecot.js';
+import { appendMessage, imapConnect, PUSH_NOTIFICATION_PLUGIN, SPECIAL_USE_MAILBOXES } from './dovecot.js';
 import { readSpool } from './smtp.js';
 import type { TestUser } from './users.js';
 
@@ -91,6 +92,10 @@ describe('Dovecot (IMAP)', () => {
     } finally {
       await client.logout();
     }
+  });
+
+  it('has the push_notification plugin available (not loaded)', () => {
+    expect(existsSync(PUSH_NOTIFICATION_PLUGIN)).toBe(true);
   });
 
   it('refuses a wrong password', async () => {
