@@ -29,6 +29,7 @@ const TMP_PREFIX = 'easd-stack-';
  * it (parent-death signal). Remove such directories whose owner process is gone.
  */
 async function removeStaleStacks(): Promise<void> {
+  // A directory without owner.pid was kept on purpose (EASD_STACK_KEEP) or is not ours.
   const names = (await readdir(tmpdir())).filter((n) => n.startsWith(TMP_PREFIX));
   for (const name of names) {
     const dir = path.join(tmpdir(), name);
@@ -67,8 +68,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const teardown = async (): Promise<void> => {
     const t1 = performance.now();
     await Promise.allSettled(started.map((s) => s.stop()));
-    if (keep) console.error(`test stack: kept ${tmpDir}`);
-    else await rm(tmpDir, { recursive: true, force: true });
+    if (keep) {
+      // Without an owner the sweep of later runs leaves the kept directory alone.
+      await rm(path.join(tmpDir, 'owner.pid'), { force: true });
+      console.error(`test stack: kept ${tmpDir}`);
+    } else {
+      await rm(tmpDir, { recursive: true, force: true });
+    }
     removeOnExit(tmpDir, false);
     if (timing) console.error(`test stack: stopped in ${Math.round(performance.now() - t1)} ms`);
   };
