@@ -26,7 +26,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * one char per byte), so an ASCII STR_I becomes a slice of it and NUL-search is native: the
  * per-string cost of a JS byte loop or a TextDecoder call is what bounds decoding speed.
  */
-const LATIN1_VIEW_MAX = 1024 * 1024;
+const LATIN1_VIEW_MAX = 4 * 1024 * 1024;
 const NodeBuffer = typeof Buffer === 'function' ? Buffer : undefined;
 const NON_ASCII = /[\x80-\xff]/g;
 

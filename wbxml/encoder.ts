@@ -86,6 +86,14 @@ class Writer {
     const buf = this.buf;
     let pos = this.pos;
     buf[pos++] = STR_I;
+    if (n > 64) {
+      // Long text: native search and transcoding beat a JS loop.
+      if (s.includes('\0')) fail('nul-in-string', pos, 'a WBXML inline string cannot contain NUL');
+      pos += utf8.encodeInto(s, buf.subarray(pos)).written;
+      buf[pos++] = 0;
+      this.pos = pos;
+      return;
+    }
     for (let i = 0; i < n; i++) {
       const c = s.charCodeAt(i);
       if (c === 0 || (c >= 0x80 && s.indexOf('\0', i) >= 0)) {
@@ -260,7 +268,8 @@ export async function* encodeStream(
       elements.pop();
       next.pop();
     }
-    yield* drain(false);
+    // Delegating to drain costs promises even when it yields nothing: test first.
+    if (w.pos >= chunkSize) yield* drain(false);
   }
   yield* drain(true);
 }
