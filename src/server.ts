@@ -2,7 +2,7 @@
 // does), so tests drive it with inject(). It knows nothing of backends or state: it receives an
 // authenticate function, the command handlers and an optional gate (provisioning, device access).
 import compress from '@fastify/compress';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { decode, encode, WbxmlError } from '../wbxml/index.js';
@@ -73,7 +73,8 @@ export async function buildServer<A extends AccountInfo>(opts: ServerOptions<A>)
   const app = Fastify({
     loggerInstance: opts.logger === false || opts.logger === undefined ? undefined : (opts.logger as FastifyBaseLogger),
     logger: opts.logger === false ? false : undefined,
-    disableRequestLogging: true,
+    // One line per request is written in onResponse, with user, device and command.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: limits.maxBodyBytes,
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: 256 },
     trustProxy: opts.trustProxy ?? false,
