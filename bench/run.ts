@@ -2,7 +2,7 @@
 // section per module after a description of the machine. To add a module, export an async
 // function returning a markdown section (starting with a `## ` heading) and list it here.
 import { writeFileSync } from 'node:fs';
-import { cpus, totalmem, type as osType, release } from 'node:os';
+import { cpus, loadavg, totalmem, type as osType, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { wbxmlBench } from './wbxml.js';
 
@@ -16,6 +16,7 @@ const machine = [
   '',
   `- Node ${process.version} (V8 ${process.versions.v8}), ${osType()} ${release()}`,
   `- CPU: ${cpu[0]?.model.trim() ?? 'unknown'}, ${cpu.length} logical cores; ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM`,
+  `- Load average when the run started: ${loadavg()[0]!.toFixed(2)} (other work on the machine lowers the numbers)`,
   `- Date: ${new Date().toISOString().slice(0, 10)}`,
   '',
 ].join('\n');

@@ -22,7 +22,7 @@ static double now(void) {
   return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Best MB/s over rounds of about `seconds`/8 each, like the JS side. */
+/* Best MB/s over 8 rounds of `seconds`/8 each. */
 static double measure(int tree, WB_UTINY *data, long len, double seconds) {
   double best = 0;
   for (int round = 0; round < 8; round++) {
