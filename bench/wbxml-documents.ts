@@ -24,7 +24,11 @@ function emailAdd(i: number): WbxmlElement {
       ]),
       el('Email', 'MessageClass', 'IPM.Note'),
       el('AirSyncBase', 'NativeBodyType', 2),
-      el('Email2', 'ConversationId', Uint8Array.from({ length: 16 }, (_, k) => (i * 7 + k) & 0xff)),
+      el(
+        'Email2',
+        'ConversationId',
+        Uint8Array.from({ length: 16 }, (_, k) => (i * 7 + k) & 0xff),
+      ),
     ]),
   ]);
 }

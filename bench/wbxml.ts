@@ -57,11 +57,16 @@ interface LibwbxmlRates {
 function libwbxml(files: string[], dir: string): LibwbxmlRates[] | string {
   const source = fileURLToPath(new URL('../../bench/libwbxml/decode-bench.c', import.meta.url));
   const binary = join(dir, 'decode-bench');
-  let flags: string[];
+  let flags = ['-I/usr/include/libwbxml-1.0', '-lwbxml2']; // Debian's layout, when pkg-config is absent
   try {
-    flags = execFileSync('pkg-config', ['--cflags', '--libs', 'libwbxml2'], { encoding: 'utf8' }).trim().split(/\s+/);
+    flags = execFileSync('pkg-config', ['--cflags', '--libs', 'libwbxml2'], {
+      encoding: 'utf8',
+      stdio: 'pipe',
+    })
+      .trim()
+      .split(/\s+/);
   } catch {
-    return 'pkg-config finds no libwbxml2 (install libwbxml2-dev and pkg-config)';
+    // keep the fallback; gcc says what is missing
   }
   try {
     execFileSync('gcc', ['-O2', '-o', binary, source, ...flags], { stdio: 'pipe' });

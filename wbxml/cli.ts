@@ -73,7 +73,11 @@ export async function wbxmlCli(argv: string[], io: WbxmlCliIo): Promise<number> 
     await write(io.stdout, USAGE);
     return 0;
   }
-  if ((command !== 'decode' && command !== 'encode') || files.length > 1 || files.some((f) => f.startsWith('--'))) {
+  if (
+    (command !== 'decode' && command !== 'encode') ||
+    files.length > 1 ||
+    files.some((f) => f.startsWith('--'))
+  ) {
     await write(io.stderr, USAGE);
     return 2;
   }

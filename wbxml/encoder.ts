@@ -255,7 +255,11 @@ export async function* encodeStream(
           yield* slices(chunk);
         }
         if (sent - start !== value.length) {
-          fail('opaque-length', start, `<${element.name}> source did not yield exactly ${value.length} bytes`);
+          fail(
+            'opaque-length',
+            start,
+            `<${element.name}> source did not yield exactly ${value.length} bytes`,
+          );
         }
       }
     } else if (i < element.children.length) {

@@ -120,7 +120,11 @@ export function fromXml(xml: string): WbxmlElement {
     const ns = uri.endsWith(':') ? uri.slice(0, -1) : uri;
     const page = codePageByNamespace(ns);
     if (page === undefined) {
-      throw new WbxmlError('unknown-tag', offset, `<${el.localName}> is in no code page namespace (${uri || 'none'})`);
+      throw new WbxmlError(
+        'unknown-tag',
+        offset,
+        `<${el.localName}> is in no code page namespace (${uri || 'none'})`,
+      );
     }
     if (!page.tokens.has(el.localName!)) {
       throw new WbxmlError('unknown-tag', offset, `${ns} has no tag ${el.localName}`);
@@ -136,7 +140,11 @@ export function fromXml(xml: string): WbxmlElement {
         base64 = attr.value;
         continue;
       }
-      throw new WbxmlError('bad-xml', offset, `<${el.localName}> has attribute ${attr.name}; EAS elements have none`);
+      throw new WbxmlError(
+        'bad-xml',
+        offset,
+        `<${el.localName}> has attribute ${attr.name}; EAS elements have none`,
+      );
     }
     const element: WbxmlElement = { ns, name: el.localName!, children: [] };
     let text = '';

@@ -34,7 +34,10 @@ describe('easd wbxml', () => {
   it('decodes a hex dump file and a hex dump on stdin', async () => {
     const fromFile = await cli(['decode', join(fixturesDir, 'ping-request.hex')]);
     expect(fromFile.stdout.toString('utf8')).toBe(ping.xml);
-    const fromStdin = await cli(['decode', '-'], '0x03,0x01,0x6a,0x00, 0x00 0x07 0x56 0x52 0x03 0x30 0x00 0x01 0x01');
+    const fromStdin = await cli(
+      ['decode', '-'],
+      '0x03,0x01,0x6a,0x00, 0x00 0x07 0x56 0x52 0x03 0x30 0x00 0x01 0x01',
+    );
     expect(fromStdin.stdout.toString('utf8')).toContain('<FolderSync xmlns="FolderHierarchy:">');
   });
 

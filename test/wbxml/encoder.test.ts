@@ -1,7 +1,15 @@
 // encode / encodeStream: the exact bytes MS-ASWBXML 2.1.1 prescribes, refusals as WbxmlError, and
 // streaming in bounded chunks that pulls OpaqueSource content only when it is reached.
 import { describe, expect, it } from 'vitest';
-import { decode, el, encode, encodeStream, WbxmlError, type OpaqueSource, type WbxmlElement } from '../../wbxml/index.js';
+import {
+  decode,
+  el,
+  encode,
+  encodeStream,
+  WbxmlError,
+  type OpaqueSource,
+  type WbxmlElement,
+} from '../../wbxml/index.js';
 import { collect, hex } from './helpers.js';
 
 const bytesOf = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -49,7 +57,11 @@ describe('encode', () => {
   it.each([
     ['an unknown namespace', el('AirSyncX', 'Sync'), 'unknown-tag'],
     ['a name not on the page', el('AirSync', 'Truncation', '1'), 'unknown-tag'],
-    ['value and children together', { ...el('AirSync', 'Sync', el('AirSync', 'Status', 1)), value: 'x' }, 'invalid-tree'],
+    [
+      'value and children together',
+      { ...el('AirSync', 'Sync', el('AirSync', 'Status', 1)), value: 'x' },
+      'invalid-tree',
+    ],
     ['NUL in an ASCII string', el('AirSync', 'SyncKey', 'a\0b'), 'nul-in-string'],
     ['NUL after non-ASCII', el('AirSync', 'SyncKey', 'é\0'), 'nul-in-string'],
   ] as const)('refuses %s', (_name, tree, codeWanted) => {
@@ -62,7 +74,11 @@ describe('encode', () => {
   });
 });
 
-function sourceOf(parts: Uint8Array[], log: string[], length = parts.reduce((n, p) => n + p.length, 0)): OpaqueSource {
+function sourceOf(
+  parts: Uint8Array[],
+  log: string[],
+  length = parts.reduce((n, p) => n + p.length, 0),
+): OpaqueSource {
   return {
     length,
     chunks: async function* () {
@@ -73,7 +89,8 @@ function sourceOf(parts: Uint8Array[], log: string[], length = parts.reduce((n, 
 }
 
 describe('encodeStream', () => {
-  const big = (n: number, seed: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * seed) & 0xff);
+  const big = (n: number, seed: number): Uint8Array =>
+    Uint8Array.from({ length: n }, (_, i) => (i * seed) & 0xff);
 
   it('yields exactly the bytes of encode, in chunks no larger than chunkSize', async () => {
     const tree = el('ItemOperations', 'ItemOperations', [
@@ -87,7 +104,9 @@ describe('encodeStream', () => {
     for await (const c of encodeStream(tree, { chunkSize: 4096 })) chunks.push(c);
     expect(Math.max(...chunks.map((c) => c.length))).toBeLessThanOrEqual(4096);
     expect(chunks.length).toBeGreaterThan(160000 / 4096);
-    expect(bytesOf(await collect(chunks as unknown as AsyncIterable<Uint8Array>))).toBe(bytesOf(encode(tree)));
+    expect(bytesOf(await collect(chunks as unknown as AsyncIterable<Uint8Array>))).toBe(
+      bytesOf(encode(tree)),
+    );
   });
 
   it('pulls an OpaqueSource only when the bytes before it have been taken', async () => {
@@ -95,7 +114,12 @@ describe('encodeStream', () => {
     const attachment = big(10_000, 3);
     const tree = el('ItemOperations', 'ItemOperations', [
       el('ItemOperations', 'Status', 'x'.repeat(3000)),
-      { ns: 'ItemOperations', name: 'Data', children: [], value: sourceOf([attachment.subarray(0, 7000), attachment.subarray(7000)], log) },
+      {
+        ns: 'ItemOperations',
+        name: 'Data',
+        children: [],
+        value: sourceOf([attachment.subarray(0, 7000), attachment.subarray(7000)], log),
+      },
     ]);
     const out: Uint8Array[] = [];
     for await (const c of encodeStream(tree, { chunkSize: 1024 })) {
@@ -113,8 +137,16 @@ describe('encodeStream', () => {
     ['shorter', [new Uint8Array(5)], 6],
     ['longer', [new Uint8Array(5), new Uint8Array(5)], 7],
   ])('fails when the OpaqueSource yields %s than its length', async (_name, parts, length) => {
-    const tree: WbxmlElement = { ns: 'ComposeMail', name: 'Mime', children: [], value: sourceOf(parts, [], length) };
-    await expect(collect(encodeStream(tree))).rejects.toMatchObject({ name: 'WbxmlError', code: 'opaque-length' });
+    const tree: WbxmlElement = {
+      ns: 'ComposeMail',
+      name: 'Mime',
+      children: [],
+      value: sourceOf(parts, [], length),
+    };
+    await expect(collect(encodeStream(tree))).rejects.toMatchObject({
+      name: 'WbxmlError',
+      code: 'opaque-length',
+    });
   });
 
   it('rejects a chunk size below 16', async () => {

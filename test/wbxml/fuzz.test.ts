@@ -18,8 +18,18 @@ describe('mutation fuzzer over the golden corpus', () => {
     expect(tally.valid).toBeGreaterThan(1000);
     expect([...tally.errors.keys()].sort()).toEqual(
       expect.arrayContaining([
-        'attributes', 'bad-utf8', 'limit-depth', 'limit-elements', 'limit-string', 'mixed-content',
-        'trailing-bytes', 'truncated', 'unbalanced-end', 'unknown-page', 'unknown-token', 'unsupported-token',
+        'attributes',
+        'bad-utf8',
+        'limit-depth',
+        'limit-elements',
+        'limit-string',
+        'mixed-content',
+        'trailing-bytes',
+        'truncated',
+        'unbalanced-end',
+        'unknown-page',
+        'unknown-token',
+        'unsupported-token',
       ]),
     );
   }, 60_000);

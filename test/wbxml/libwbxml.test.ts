@@ -15,10 +15,9 @@ const WBXML2XML = '/usr/bin/wbxml2xml';
 
 /** libwbxml prefixes the recurrence children of Email and Calendar with "Recurrence_". */
 const RECURRENCE = Object.fromEntries(
-  ['Type', 'Until', 'Occurrences', 'Interval', 'DayOfWeek', 'DayOfMonth', 'WeekOfMonth', 'MonthOfYear'].map((n) => [
-    n,
-    `Recurrence_${n}`,
-  ]),
+  ['Type', 'Until', 'Occurrences', 'Interval', 'DayOfWeek', 'DayOfMonth', 'WeekOfMonth', 'MonthOfYear'].map(
+    (n) => [n, `Recurrence_${n}`],
+  ),
 );
 
 /** libwbxml 0.11.8 names that differ from the MS-ASWBXML 16.1 tables (spec name → libwbxml name). */
@@ -79,7 +78,10 @@ const LIBWBXML_NAMES: Record<string, Record<string, string>> = {
   Provision: { RequireStorageCardEncryption: 'DeviceEncryptionEnabled' },
   Settings: { SMTPAddress: 'SmtpAddress', RightsManagementInformation: 'ihsManagementInformation' },
   ComposeMail: { Mime: 'MIME' },
-  RightsManagement: { Owner: 'RMOwner', RemoveRightsManagementProtection: 'RemoveRightsManagementDistribution' },
+  RightsManagement: {
+    Owner: 'RMOwner',
+    RemoveRightsManagementProtection: 'RemoveRightsManagementDistribution',
+  },
 };
 
 /** 16.1 tokens libwbxml does not know at all (besides the whole Find page). */
@@ -117,9 +119,11 @@ function libwbxmlXml(root: WbxmlElement): string {
   const render = (e: WbxmlElement, parentNs: string): string => {
     const name = libName(e.ns, e.name);
     const xmlns = e.ns === parentNs ? '' : ` xmlns="${libNamespace(e.ns)}:"`;
-    if (e.children.length > 0) return `<${name}${xmlns}>${e.children.map((c) => render(c, e.ns)).join('')}</${name}>`;
+    if (e.children.length > 0)
+      return `<${name}${xmlns}>${e.children.map((c) => render(c, e.ns)).join('')}</${name}>`;
     if (e.value === undefined) return `<${name}${xmlns}/>`;
-    const text = e.value instanceof Uint8Array ? Buffer.from(e.value).toString('base64') : esc(e.value as string);
+    const text =
+      e.value instanceof Uint8Array ? Buffer.from(e.value).toString('base64') : esc(e.value as string);
     return `<${name}${xmlns}>${text}</${name}>`;
   };
   return `<?xml version="1.0"?>\n${DOCTYPE}\n${render(root, '')}`;
@@ -139,7 +143,9 @@ function fromLibwbxmlXml(xml: string): WbxmlElement {
       else if (c.nodeType === 3) text = (text ?? '') + c.nodeValue;
     }
     if (element.children.length === 0 && text !== undefined) {
-      element.value = LIBWBXML_OPAQUE.has(`${ns}:${element.name}`) ? new Uint8Array(Buffer.from(text, 'base64')) : text;
+      element.value = LIBWBXML_OPAQUE.has(`${ns}:${element.name}`)
+        ? new Uint8Array(Buffer.from(text, 'base64'))
+        : text;
     }
     return element;
   };
@@ -199,7 +205,13 @@ describe('libwbxml cross-check (independent implementation)', () => {
     for (const ns of pages) {
       const page = codePageByNamespace(ns)!;
       const names = [...page.tokens.keys()].filter((n) => !(LIBWBXML_MISSING[ns] ?? []).includes(n));
-      const ours = encode(el('AirSync', 'Sync', names.map((n) => el(ns, n, '1'))));
+      const ours = encode(
+        el(
+          'AirSync',
+          'Sync',
+          names.map((n) => el(ns, n, '1')),
+        ),
+      );
       const xml = run(WBXML2XML, ['-l', 'ACTIVESYNC', '-m', '0', '-o', '-', '-'], ours).toString('utf8');
       const doc = new DOMParser().parseFromString(xml, 'text/xml').documentElement!;
       const printed: string[] = [];

@@ -1,6 +1,14 @@
 // Every limit of wbxml/limits.ts, just inside and just past (STYLE.md habit 6).
 import { describe, expect, it } from 'vitest';
-import { decode, defaultLimits, el, encode, resolveLimits, WbxmlError, type WbxmlLimits } from '../../wbxml/index.js';
+import {
+  decode,
+  defaultLimits,
+  el,
+  encode,
+  resolveLimits,
+  WbxmlError,
+  type WbxmlLimits,
+} from '../../wbxml/index.js';
 import { hex } from './helpers.js';
 
 function code(bytes: Uint8Array, limits: Partial<WbxmlLimits>): string {
@@ -44,7 +52,13 @@ describe('limits', () => {
   });
 
   it('maxElements', () => {
-    const doc = encode(el('AirSync', 'Sync', Array.from({ length: 9 }, () => el('AirSync', 'Status', 1))));
+    const doc = encode(
+      el(
+        'AirSync',
+        'Sync',
+        Array.from({ length: 9 }, () => el('AirSync', 'Status', 1)),
+      ),
+    );
     expect(code(doc, { maxElements: 10 })).toBe('ok');
     expect(code(doc, { maxElements: 9 })).toBe('limit-elements');
   });

@@ -4,7 +4,9 @@
 import { decode, encode, fromXml, toXml, WbxmlError, type WbxmlLimits } from '../../wbxml/index.js';
 import { isDeepStrictEqual } from 'node:util';
 
-const INTERESTING = [0x00, 0x01, 0x02, 0x03, 0x04, 0x40, 0x43, 0x45, 0x80, 0x83, 0x84, 0xc3, 0xc4, 0xff, 0x7f, 0x19, 0x1a];
+const INTERESTING = [
+  0x00, 0x01, 0x02, 0x03, 0x04, 0x40, 0x43, 0x45, 0x80, 0x83, 0x84, 0xc3, 0xc4, 0xff, 0x7f, 0x19, 0x1a,
+];
 
 export function mutate(corpus: readonly Uint8Array[], random: () => number): Uint8Array {
   const pick = (n: number): number => Math.floor(random() * n);
@@ -23,7 +25,13 @@ export function mutate(corpus: readonly Uint8Array[], random: () => number): Uin
         if (at < bytes.length) bytes[at] = pick(256);
         break;
       case 3: // insert bytes
-        bytes.splice(at, 0, ...Array.from({ length: 1 + pick(4) }, () => (random() < 0.5 ? INTERESTING[pick(INTERESTING.length)]! : pick(256))));
+        bytes.splice(
+          at,
+          0,
+          ...Array.from({ length: 1 + pick(4) }, () =>
+            random() < 0.5 ? INTERESTING[pick(INTERESTING.length)]! : pick(256),
+          ),
+        );
         break;
       case 4: // delete a run
         bytes.splice(at, 1 + pick(8));
@@ -34,7 +42,8 @@ export function mutate(corpus: readonly Uint8Array[], random: () => number): Uin
       case 6: // repeat a run
         bytes.splice(at, 0, ...bytes.slice(at, at + 1 + pick(16)));
         break;
-      case 7: { // splice in a run of another document
+      case 7: {
+        // splice in a run of another document
         const other = corpus[pick(corpus.length)]!;
         const from = pick(other.length);
         bytes.splice(at, pick(8), ...other.subarray(from, from + 1 + pick(24)));
@@ -66,14 +75,17 @@ export function check(input: Uint8Array, tally: FuzzTally, limits?: Partial<Wbxm
       throw new Error(`decode threw ${String(e)} on ${Buffer.from(input).toString('hex')}`);
     }
     if (!(e.offset >= 0 && e.offset <= input.length)) {
-      throw new Error(`offset ${e.offset} outside input of ${input.length}: ${Buffer.from(input).toString('hex')}`);
+      throw new Error(
+        `offset ${e.offset} outside input of ${input.length}: ${Buffer.from(input).toString('hex')}`,
+      );
     }
     tally.errors.set(e.code, (tally.errors.get(e.code) ?? 0) + 1);
     return;
   }
   tally.valid++;
   const again = decode(encode(tree));
-  if (!isDeepStrictEqual(again, tree)) throw new Error(`re-encoding changed ${Buffer.from(input).toString('hex')}`);
+  if (!isDeepStrictEqual(again, tree))
+    throw new Error(`re-encoding changed ${Buffer.from(input).toString('hex')}`);
   if (xml && !isDeepStrictEqual(fromXml(toXml(tree)), tree)) {
     throw new Error(`XML round trip changed ${Buffer.from(input).toString('hex')}`);
   }

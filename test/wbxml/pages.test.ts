@@ -5,10 +5,32 @@ import { describe, expect, it } from 'vitest';
 import { codePageByNamespace, codePages } from '../../wbxml/index.js';
 
 const namespaces = [
-  'AirSync', 'Contacts', 'Email', 'AirNotify', 'Calendar', 'Move', 'GetItemEstimate', 'FolderHierarchy',
-  'MeetingResponse', 'Tasks', 'ResolveRecipients', 'ValidateCert', 'Contacts2', 'Ping', 'Provision', 'Search',
-  'GAL', 'AirSyncBase', 'Settings', 'DocumentLibrary', 'ItemOperations', 'ComposeMail', 'Email2', 'Notes',
-  'RightsManagement', 'Find',
+  'AirSync',
+  'Contacts',
+  'Email',
+  'AirNotify',
+  'Calendar',
+  'Move',
+  'GetItemEstimate',
+  'FolderHierarchy',
+  'MeetingResponse',
+  'Tasks',
+  'ResolveRecipients',
+  'ValidateCert',
+  'Contacts2',
+  'Ping',
+  'Provision',
+  'Search',
+  'GAL',
+  'AirSyncBase',
+  'Settings',
+  'DocumentLibrary',
+  'ItemOperations',
+  'ComposeMail',
+  'Email2',
+  'Notes',
+  'RightsManagement',
+  'Find',
 ];
 
 describe('code pages', () => {

@@ -2,7 +2,15 @@
 // and the streamed encoding equals the buffered one.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { codePages, decode, encode, encodeStream, fromXml, toXml, type WbxmlElement } from '../../wbxml/index.js';
+import {
+  codePages,
+  decode,
+  encode,
+  encodeStream,
+  fromXml,
+  toXml,
+  type WbxmlElement,
+} from '../../wbxml/index.js';
 import { collect } from './helpers.js';
 
 const tags = codePages.flatMap((p) => [...p.tokens.keys()].map((name) => ({ ns: p.namespace, name })));
@@ -17,7 +25,10 @@ const value = fc.oneof(
 
 const tree: fc.Arbitrary<WbxmlElement> = fc.letrec<{ node: WbxmlElement }>((tie) => ({
   node: fc
-    .tuple(fc.constantFrom(...tags), fc.oneof({ depthSize: 'small' }, value, fc.array(tie('node'), { minLength: 1, maxLength: 5 })))
+    .tuple(
+      fc.constantFrom(...tags),
+      fc.oneof({ depthSize: 'small' }, value, fc.array(tie('node'), { minLength: 1, maxLength: 5 })),
+    )
     .map(([tag, content]) =>
       Array.isArray(content)
         ? { ...tag, children: content }
@@ -53,7 +64,9 @@ describe('round trips of random trees over all code pages', () => {
   it('encodeStream yields the bytes of encode', async () => {
     await fc.assert(
       fc.asyncProperty(tree, fc.integer({ min: 16, max: 200 }), async (t, chunkSize) => {
-        expect(Buffer.from(await collect(encodeStream(t, { chunkSize }))).equals(Buffer.from(encode(t)))).toBe(true);
+        expect(
+          Buffer.from(await collect(encodeStream(t, { chunkSize }))).equals(Buffer.from(encode(t))),
+        ).toBe(true);
       }),
       { numRuns: 300 },
     );

@@ -44,7 +44,15 @@ describe('fromXml', () => {
         '<Collections>\n  <Collection><SyncKey>0</SyncKey><airsyncbase:Data><![CDATA[<x>]]></airsyncbase:Data></Collection>\n</Collections></Sync>',
     );
     expect(tree).toEqual(
-      el('AirSync', 'Sync', el('AirSync', 'Collections', el('AirSync', 'Collection', el('AirSync', 'SyncKey', '0'), el('AirSyncBase', 'Data', '<x>')))),
+      el(
+        'AirSync',
+        'Sync',
+        el(
+          'AirSync',
+          'Collections',
+          el('AirSync', 'Collection', el('AirSync', 'SyncKey', '0'), el('AirSyncBase', 'Data', '<x>')),
+        ),
+      ),
     );
   });
 
@@ -63,9 +71,21 @@ describe('fromXml', () => {
     ['a name not on the page', '<Sync xmlns="AirSync:"><Truncation>1</Truncation></Sync>', 'unknown-tag'],
     ['an attribute', '<Sync xmlns="AirSync:" id="1"/>', 'bad-xml'],
     ['text beside child elements', '<Sync xmlns="AirSync:">x<Status>1</Status></Sync>', 'bad-xml'],
-    ['a wrong wbxml:base64 value', '<SyncKey xmlns="AirSync:" xmlns:wbxml="urn:easd:wbxml" wbxml:base64="hex">00</SyncKey>', 'bad-xml'],
-    ['invalid base64', '<SyncKey xmlns="AirSync:" xmlns:wbxml="urn:easd:wbxml" wbxml:base64="opaque">!!</SyncKey>', 'bad-xml'],
-    ['base64 string that is not UTF-8', '<SyncKey xmlns="AirSync:" xmlns:wbxml="urn:easd:wbxml" wbxml:base64="string">/w==</SyncKey>', 'bad-xml'],
+    [
+      'a wrong wbxml:base64 value',
+      '<SyncKey xmlns="AirSync:" xmlns:wbxml="urn:easd:wbxml" wbxml:base64="hex">00</SyncKey>',
+      'bad-xml',
+    ],
+    [
+      'invalid base64',
+      '<SyncKey xmlns="AirSync:" xmlns:wbxml="urn:easd:wbxml" wbxml:base64="opaque">!!</SyncKey>',
+      'bad-xml',
+    ],
+    [
+      'base64 string that is not UTF-8',
+      '<SyncKey xmlns="AirSync:" xmlns:wbxml="urn:easd:wbxml" wbxml:base64="string">/w==</SyncKey>',
+      'bad-xml',
+    ],
   ])('refuses %s', (_name, xml, code) => {
     expect(xmlFailure(xml).code).toBe(code);
   });

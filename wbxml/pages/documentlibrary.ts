@@ -7,7 +7,7 @@ export const documentLibrary = defineCodePage(19, 'DocumentLibrary', {
   IsFolder: 0x07,
   CreationDate: 0x08,
   LastModifiedDate: 0x09,
-  IsHidden: 0x0A,
-  ContentLength: 0x0B,
-  ContentType: 0x0C,
+  IsHidden: 0x0a,
+  ContentLength: 0x0b,
+  ContentType: 0x0c,
 });

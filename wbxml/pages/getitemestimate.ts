@@ -6,8 +6,8 @@ export const getItemEstimate = defineCodePage(6, 'GetItemEstimate', {
   Collections: 0x07,
   Collection: 0x08,
   Class: 0x09,
-  CollectionId: 0x0A,
-  Estimate: 0x0C,
-  Response: 0x0D,
-  Status: 0x0E,
+  CollectionId: 0x0a,
+  Estimate: 0x0c,
+  Response: 0x0d,
+  Status: 0x0e,
 });

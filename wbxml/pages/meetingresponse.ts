@@ -7,9 +7,9 @@ export const meetingResponse = defineCodePage(8, 'MeetingResponse', {
   MeetingResponse: 0x07,
   RequestId: 0x08,
   Request: 0x09,
-  Result: 0x0A,
-  Status: 0x0B,
-  UserResponse: 0x0C,
-  InstanceId: 0x0E,
+  Result: 0x0a,
+  Status: 0x0b,
+  UserResponse: 0x0c,
+  InstanceId: 0x0e,
   SendResponse: 0x12,
 });

@@ -7,7 +7,7 @@ export const move = defineCodePage(5, 'Move', {
   SrcMsgId: 0x07,
   SrcFldId: 0x08,
   DstFldId: 0x09,
-  Response: 0x0A,
-  Status: 0x0B,
-  DstMsgId: 0x0C,
+  Response: 0x0a,
+  Status: 0x0b,
+  DstMsgId: 0x0c,
 });

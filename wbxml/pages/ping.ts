@@ -6,8 +6,8 @@ export const ping = defineCodePage(13, 'Ping', {
   Status: 0x07,
   HeartbeatInterval: 0x08,
   Folders: 0x09,
-  Folder: 0x0A,
-  Id: 0x0B,
-  Class: 0x0C,
-  MaxFolders: 0x0D,
+  Folder: 0x0a,
+  Id: 0x0b,
+  Class: 0x0c,
+  MaxFolders: 0x0d,
 });

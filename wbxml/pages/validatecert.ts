@@ -9,5 +9,5 @@ export const validateCert = defineCodePage(11, 'ValidateCert', {
   Certificate: 0x07,
   CertificateChain: 0x08,
   CheckCRL: 0x09,
-  Status: 0x0A,
+  Status: 0x0a,
 });
