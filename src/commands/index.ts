@@ -1,0 +1,29 @@
+// The command handlers easd serves, built once from the engine's dependencies. A command is in
+// OPTIONS' MS-ASProtocolCommands exactly when it has a handler here.
+import type { Account } from '../backend/contract.js';
+import type { AccountInfo, CommandGate } from '../server.js';
+import type { EngineDeps } from './deps.js';
+import { createFolderCreateHandler, createFolderDeleteHandler, createFolderUpdateHandler } from './folder-admin.js';
+import { createFolderSyncHandler } from './folder-sync.js';
+import { createGate } from './gate.js';
+import { createProvisionHandler } from './provision.js';
+import { createSyncHandler } from './sync.js';
+import type { CommandHandler, CommandName } from './types.js';
+
+export function createHandlers(deps: EngineDeps): Partial<Record<CommandName, CommandHandler<Account>>> {
+  const handlers: Partial<Record<CommandName, CommandHandler<Account>>> = {
+    Provision: createProvisionHandler(deps) as CommandHandler<Account>,
+    FolderSync: createFolderSyncHandler(deps),
+    Sync: createSyncHandler(deps),
+  };
+  if (deps.backend.folders !== undefined) {
+    handlers.FolderCreate = createFolderCreateHandler(deps);
+    handlers.FolderUpdate = createFolderUpdateHandler(deps);
+    handlers.FolderDelete = createFolderDeleteHandler(deps);
+  }
+  return handlers;
+}
+
+export function createEngineGate(deps: EngineDeps): CommandGate<Account & AccountInfo> {
+  return createGate(deps);
+}

@@ -1,0 +1,241 @@
+// One collection of a Sync request (MS-ASCMD 2.2.1.21): apply the client's commands, then send
+// the server's changes in windows. The state kept per collection is the map of what the device
+// holds (item id → version); the generic differ derives everything to send from it.
+import type { WbxmlElement } from '../../wbxml/tree.js';
+import type { Account, Backend } from '../backend/contract.js';
+import { isBackendError } from '../backend/errors.js';
+import { httpErrorFor, statusFor } from '../backend/status.js';
+import type { BodyPreference as ModelBodyPreference, ItemClass, TypedItem } from '../backend/model.js';
+import type { ProtocolVersion } from '../commands/types.js';
+import { absentProperties, encodeItem, parseItem } from '../protocol/items/index.js';
+import { ProtocolError } from '../protocol/read.js';
+import type { ClientCommand, CommandResponse, ServerCommand, SyncCollectionRequest, SyncOptions } from '../protocol/sync.js';
+import { applyChanges, diffStamps, type Change } from './differ.js';
+
+/** What is stored per collection and sync key. */
+export interface CollectionState {
+  class: ItemClass;
+  /** Backend item id → the version the device holds. */
+  known: Map<string, string>;
+  filterType?: number;
+  /** ClientId → item id of the Adds applied with this key (a replay must not add them again). */
+  clientIds?: Map<string, string>;
+  /** Supported element sent with SyncKey 0 (ghosted properties, MS-ASCMD 2.2.3.179). */
+  supported?: WbxmlElement;
+}
+
+/** MS-ASCMD 2.2.3.177.17 Sync status values. */
+export const SyncStatus = {
+  Success: 1,
+  InvalidSyncKey: 3,
+  ProtocolError: 4,
+  ServerError: 5,
+  ConversionError: 6,
+  Conflict: 7,
+  ObjectNotFound: 8,
+  FolderHierarchyChanged: 12,
+  IncompleteRequest: 13,
+  InvalidWaitOrHeartbeat: 14,
+  Retry: 16,
+} as const;
+
+/** MS-ASCMD 2.2.3.199: WindowSize defaults to 100, at most 512. */
+export const defaultWindowSize = 100;
+export const maxWindowSize = 512;
+
+export interface CollectionContext {
+  backend: Backend;
+  account: Account;
+  protocolVersion: ProtocolVersion;
+  collectionId: string;
+  folderId: string;
+  /** Backend id of the Deleted Items folder, for DeletesAsMoves; undefined when there is none. */
+  trashFolderId?: () => Promise<string | undefined>;
+  signal: AbortSignal;
+}
+
+export function optionsFor(req: SyncCollectionRequest, cls: ItemClass): SyncOptions | undefined {
+  return req.options.find((o) => o.Class === undefined || o.Class === cls) ?? req.options[0];
+}
+
+function readOptions(o: SyncOptions | undefined): { bodyPreferences: ModelBodyPreference[]; MIMESupport?: 0 | 1 | 2 } {
+  const prefs = (o?.BodyPreference ?? [])
+    .filter((p) => p.Type >= 1 && p.Type <= 4)
+    .map((p) => ({ ...p, Type: p.Type as ModelBodyPreference['Type'] }));
+  const mime = o?.MIMESupport;
+  return mime === 0 || mime === 1 || mime === 2 ? { bodyPreferences: prefs, MIMESupport: mime } : { bodyPreferences: prefs };
+}
+
+/** MS-ASCMD 2.2.3.70.1 FilterType → the oldest date to sync (0 = everything; 8 incomplete tasks). */
+export function filterSince(filterType: number | undefined, cls: ItemClass, now = Date.now()): Date | undefined {
+  if (filterType === undefined || filterType === 0 || cls === 'Contacts' || cls === 'Notes' || cls === 'Tasks') return undefined;
+  const days = [0, 1, 3, 7, 14, 30, 90, 180][filterType];
+  return days === undefined || days === 0 ? undefined : new Date(now - days * 86_400_000);
+}
+
+const serverIdOf = (collectionId: string, itemId: string): string => `${collectionId}:${itemId}`;
+
+function itemIdOf(collectionId: string, serverId: string): string | undefined {
+  const prefix = `${collectionId}:`;
+  return serverId.startsWith(prefix) && serverId.length > prefix.length ? serverId.slice(prefix.length) : undefined;
+}
+
+/** Runs a backend call; a failure becomes the Sync Status of that one operation. */
+async function attempt<T>(fn: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; status: number }> {
+  try {
+    return { ok: true, value: await fn() };
+  } catch (err) {
+    if (err instanceof ProtocolError) return { ok: false, status: SyncStatus.ConversionError };
+    if (!isBackendError(err)) throw err;
+    const http = httpErrorFor(err);
+    if (http !== undefined) throw http;
+    return { ok: false, status: statusFor('Sync', err.kind) };
+  }
+}
+
+/** Applies the client's Add/Change/Delete/Fetch to the store; returns what goes in Responses. */
+export async function applyClientCommands(
+  cx: CollectionContext,
+  req: SyncCollectionRequest,
+  state: CollectionState,
+  commands: readonly ClientCommand[],
+  alreadyAdded: ReadonlyMap<string, string> | undefined,
+): Promise<CommandResponse[]> {
+  const responses: CommandResponse[] = [];
+  const cls = state.class;
+  const options = optionsFor(req, cls);
+  const itemCtx = { protocolVersion: cx.protocolVersion };
+  state.clientIds = new Map();
+  // MS-ASCMD 2.2.3.34: Conflict 1 (server wins) is the default.
+  const serverWins = (options?.Conflict ?? 1) !== 0;
+
+  for (const c of commands) {
+    if (c.kind === 'Add') {
+      const prior = alreadyAdded?.get(c.ClientId);
+      if (prior !== undefined) {
+        state.clientIds.set(c.ClientId, prior);
+        responses.push({ kind: 'Add', ClientId: c.ClientId, ServerId: serverIdOf(cx.collectionId, prior), Status: SyncStatus.Success });
+        continue;
+      }
+      const r = await attempt(async () => {
+        const parsed = parseItem(cls, c.ApplicationData, itemCtx);
+        return cx.backend.createItem(cx.account, cx.folderId, { class: cls, item: parsed.item } as TypedItem, cx.signal);
+      });
+      if (!r.ok) {
+        responses.push({ kind: 'Add', ClientId: c.ClientId, Status: r.status });
+        continue;
+      }
+      state.known.set(r.value.id, r.value.version);
+      state.clientIds.set(c.ClientId, r.value.id);
+      responses.push({ kind: 'Add', ClientId: c.ClientId, ServerId: serverIdOf(cx.collectionId, r.value.id), Status: SyncStatus.Success });
+    } else if (c.kind === 'Change') {
+      const id = itemIdOf(cx.collectionId, c.ServerId);
+      if (id === undefined) {
+        responses.push({ kind: 'Change', ServerId: c.ServerId, Status: SyncStatus.ObjectNotFound });
+        continue;
+      }
+      const r = await attempt(async () => {
+        const parsed = parseItem(cls, c.ApplicationData, itemCtx);
+        let item: object = parsed.item;
+        if (cls !== 'Email') {
+          // A Change replaces the item, except what the client ghosts (MS-ASCMD 2.2.3.179).
+          const [current] = await cx.backend.getItems(cx.account, cx.folderId, [id], { bodyPreferences: [] }, cx.signal);
+          if (current !== undefined) {
+            const merged: Record<string, unknown> = { ...(current.item as object), ...parsed.item };
+            for (const p of absentProperties(cls, parsed, { ...itemCtx, supported: state.supported })) delete merged[p];
+            for (const p of parsed.cleared) delete merged[p];
+            item = merged;
+          }
+        }
+        const known = state.known.get(id);
+        return cx.backend.updateItem(
+          cx.account,
+          cx.folderId,
+          id,
+          { class: cls, item } as TypedItem,
+          serverWins && known !== undefined ? { ifVersion: known } : {},
+          cx.signal,
+        );
+      });
+      if (!r.ok) {
+        responses.push({ kind: 'Change', ServerId: c.ServerId, Status: r.status });
+        continue;
+      }
+      state.known.set(id, r.value.version);
+    } else if (c.kind === 'Delete') {
+      const id = itemIdOf(cx.collectionId, c.ServerId);
+      if (id === undefined) {
+        responses.push({ kind: 'Delete', ServerId: c.ServerId, Status: SyncStatus.ObjectNotFound });
+        continue;
+      }
+      const r = await attempt(async () => {
+        const trash = req.DeletesAsMoves && cls === 'Email' ? await cx.trashFolderId?.() : undefined;
+        if (trash !== undefined && trash !== cx.folderId) await cx.backend.moveItem(cx.account, cx.folderId, id, trash, cx.signal);
+        else await cx.backend.deleteItem(cx.account, cx.folderId, id, {}, cx.signal);
+      });
+      state.known.delete(id);
+      // MS-ASCMD 2.2.3.154: only failed deletions get a response; a vanished item is gone anyway.
+      if (!r.ok && r.status !== SyncStatus.ObjectNotFound) responses.push({ kind: 'Delete', ServerId: c.ServerId, Status: r.status });
+    } else {
+      const id = itemIdOf(cx.collectionId, c.ServerId);
+      const r = await attempt(() =>
+        id === undefined ? Promise.resolve([]) : cx.backend.getItems(cx.account, cx.folderId, [id], readOptions(options), cx.signal),
+      );
+      const record = r.ok ? r.value[0] : undefined;
+      if (record === undefined) {
+        responses.push({ kind: 'Fetch', ServerId: c.ServerId, Status: r.ok ? SyncStatus.ObjectNotFound : r.status });
+        continue;
+      }
+      responses.push({ kind: 'Fetch', ServerId: c.ServerId, Status: SyncStatus.Success, ApplicationData: encodeItem(record, itemCtx) });
+    }
+  }
+  return responses;
+}
+
+/** The next window of server changes; applies what it sends to `state.known`. */
+export async function collectServerChanges(
+  cx: CollectionContext,
+  req: SyncCollectionRequest,
+  state: CollectionState,
+  windowSize: number,
+): Promise<{ commands: ServerCommand[]; moreAvailable: boolean } | { status: number }> {
+  const options = optionsFor(req, state.class);
+  const since = filterSince(state.filterType, state.class);
+  const listed = await attempt(() => cx.backend.listStamps(cx.account, cx.folderId, since === undefined ? {} : { since }, cx.signal));
+  if (!listed.ok) return { status: listed.status };
+  const changes = diffStamps(state.known, listed.value);
+  const window = changes.slice(0, windowSize);
+  const wanted = window.filter((c) => c.kind !== 'delete').map((c) => c.id);
+  const read =
+    wanted.length === 0
+      ? { ok: true as const, value: [] }
+      : await attempt(() => cx.backend.getItems(cx.account, cx.folderId, wanted, readOptions(options), cx.signal));
+  if (!read.ok) return { status: read.status };
+  const byId = new Map(read.value.map((r) => [r.id, r]));
+
+  const commands: ServerCommand[] = [];
+  const sent: Change[] = [];
+  const itemCtx = { protocolVersion: cx.protocolVersion };
+  for (const c of window) {
+    const serverId = serverIdOf(cx.collectionId, c.id);
+    if (c.kind === 'delete') {
+      commands.push({ kind: 'Delete', ServerId: serverId });
+      sent.push(c);
+      continue;
+    }
+    const record = byId.get(c.id);
+    // Gone between listing and reading: the next round sees it as a delete (or never sent it).
+    if (record === undefined) continue;
+    commands.push({ kind: c.kind === 'add' ? 'Add' : 'Change', ServerId: serverId, ApplicationData: encodeItem(record, itemCtx) });
+    sent.push({ ...c, version: record.version });
+  }
+  applyChanges(state.known, sent);
+  return { commands, moreAvailable: changes.length > window.length };
+}
+
+/** How many changes are waiting (GetItemEstimate, and Ping's "is there anything?"). */
+export async function estimateChanges(cx: CollectionContext, state: CollectionState): Promise<number> {
+  const since = filterSince(state.filterType, state.class);
+  const stamps = await cx.backend.listStamps(cx.account, cx.folderId, since === undefined ? {} : { since }, cx.signal);
+  return diffStamps(state.known, stamps).length;
+}
