@@ -36,7 +36,12 @@ export interface DeviceScope {
   /** Other per-device records of the engine (folder id map, last Sync request, Ping parameters). */
   data(name: string): Slot;
   dataNames(): Promise<string[]>;
-  /** Serializes work on `name` (a collection id, "hierarchy", "device") for this device only. */
+  /**
+   * Serializes work on `name` for this device only: a collection id (Sync), "hierarchy"
+   * (FolderSync, folder commands), "device" (the record; devices.ts). Not reentrant: never take
+   * the same name again inside fn. Collection ids are FolderIdMap ServerIds (digits), so they
+   * cannot collide with the two word names.
+   */
   lock<T>(name: string, fn: (signal: AbortSignal) => Promise<T>, opts?: LockOptions): Promise<T>;
   /** Deletes every record of the device (record, hierarchy, collections, data) and its index entries. */
   removeAll(): Promise<void>;
