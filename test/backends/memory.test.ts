@@ -13,68 +13,31 @@ import {
   type MemoryBackend,
 } from '../../backends/memory/index.js';
 import { describeBackendConformance } from '../../backends/testkit/index.js';
+import { alice, bob, createTestUsers, everyCapability, mailFromBob, message, signal } from './support.js';
 import type { Account, ChangeHint } from '../../src/backend/contract.js';
-
-const signal = new AbortController().signal;
-const alice = { user: 'alice', password: 'alice-password-1' };
-const bob = { user: 'bob', password: 'bob-password-22' };
 
 async function freshDir(): Promise<string> {
   return mkdtemp(path.join(tmpdir(), 'easd-memory-'));
-}
-
-async function withUsers(dir: string): Promise<void> {
-  await createAccount(dir, { ...alice, email: 'alice@example.org', displayName: 'Alice Liddell' });
-  await createAccount(dir, { ...bob, email: 'bob@example.org' });
-}
-
-function message(from: string, to: string, subject: string, extra = ''): Uint8Array {
-  return new TextEncoder().encode(
-    `From: ${from}\r\nTo: ${to}\r\n${extra}Subject: ${subject}\r\nDate: Mon, 03 Mar 2025 12:00:00 +0000\r\n\r\nHello\r\n`,
-  );
 }
 
 describeBackendConformance(
   'memory',
   async () => {
     const dir = await freshDir();
-    await withUsers(dir);
+    await createTestUsers(dir);
     const backend = await openMemoryBackend({ dataDir: dir, flushDelayMs: 10 });
     return {
       backend,
       credentials: alice,
       otherCredentials: bob,
-      // another account's mail arriving is a change no call on alice's account made
-      injectExternalChange: async (creds) => {
-        const sender = await backend.authenticate(bob.user, bob.password, signal);
-        const target = await backend.authenticate(creds.user, creds.password, signal);
-        if (sender === null || target === null) throw new Error('test accounts missing');
-        await backend.mail.send(
-          sender,
-          message('bob@example.org', target.email, 'external change'),
-          { saveInSent: false },
-          signal,
-        );
-      },
+      injectExternalChange: mailFromBob(backend),
       teardown: async () => {
         await backend.close();
         await rm(dir, { recursive: true, force: true });
       },
     };
   },
-  {
-    capabilities: {
-      changes: true,
-      watch: true,
-      folders: true,
-      mail: true,
-      search: true,
-      oof: true,
-      emptyFolder: true,
-      userInformation: true,
-    },
-    externalChanges: true,
-  },
+  everyCapability,
 );
 
 describe('memory backend', () => {
@@ -85,7 +48,7 @@ describe('memory backend', () => {
 
   beforeEach(async () => {
     dir = await freshDir();
-    await withUsers(dir);
+    await createTestUsers(dir);
     backend = await openMemoryBackend({ dataDir: dir, flushDelayMs: 10 });
     a = (await backend.authenticate(alice.user, alice.password, signal)) as Account;
     b = (await backend.authenticate(bob.user, bob.password, signal)) as Account;

@@ -6,13 +6,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount, openMemoryBackend, type MemoryBackend } from '../../backends/memory/index.js';
 import { describeBackendConformance } from '../../backends/testkit/index.js';
+import { alice, bob, everyCapability, mailFromBob, signal } from './support.js';
 import type { Account, Backend, ChangeHint } from '../../src/backend/contract.js';
 import { BackendError } from '../../src/backend/errors.js';
 import { BackendRouter } from '../../src/backend/router.js';
-
-const signal = new AbortController().signal;
-const alice = { user: 'alice', password: 'alice-password-1' };
-const bob = { user: 'bob', password: 'bob-password-22' };
 
 interface Pair {
   router: BackendRouter;
@@ -56,30 +53,11 @@ describeBackendConformance(
       backend: pair.router,
       credentials: alice,
       otherCredentials: bob,
-      injectExternalChange: async (creds) => {
-        const sender = (await pair.router.authenticate(bob.user, bob.password, signal)) as Account;
-        const target = (await pair.router.authenticate(creds.user, creds.password, signal)) as Account;
-        const mime = new TextEncoder().encode(
-          `From: bob@example.org\r\nTo: ${target.email}\r\nSubject: external\r\n\r\nhi\r\n`,
-        );
-        await pair.router.mail!.send(sender, mime, { saveInSent: false }, signal);
-      },
+      injectExternalChange: mailFromBob(pair.router),
       teardown: () => pair.close(),
     };
   },
-  {
-    capabilities: {
-      changes: true,
-      watch: true,
-      folders: true,
-      mail: true,
-      search: true,
-      oof: true,
-      emptyFolder: true,
-      userInformation: true,
-    },
-    externalChanges: true,
-  },
+  everyCapability,
 );
 
 describe('BackendRouter', () => {
@@ -162,12 +140,10 @@ describe('BackendRouter', () => {
   });
 
   it('fails the folder list with unavailable when a secondary store was down at login', async () => {
-    const down: Backend = {
-      ...pair.dav,
-      name: 'down',
+    // the DAV store, except that it cannot be reached at login
+    const down: Backend = Object.assign(Object.create(pair.dav) as MemoryBackend, {
       authenticate: () => Promise.reject(new BackendError('unavailable', 'connection refused')),
-      listFolders: pair.dav.listFolders.bind(pair.dav),
-    } as Backend;
+    });
     const router = new BackendRouter([
       { prefix: 'm', backend: pair.mail, classes: ['Email'] },
       { prefix: 'd', backend: down, classes: ['Contacts'] },
