@@ -149,10 +149,14 @@ export async function buildServer<A extends AccountInfo>(opts: ServerOptions<A>)
   });
 
   app.post(easPath, async (req, reply) => {
+    // Credentials first: nothing about the request is examined for a client that has none.
+    const signal = requestSignal(reply, shutdown.signal);
+    const account = await authenticator.check(req.headers.authorization, req.ip, signal);
+    req.easLog = { user: account.user };
     const rawQuery = req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '';
     if (rawQuery.length > limits.maxQueryLength) throw new EasHttpError('bad-request', 'Query string too long');
     const line = parseRequestLine(rawQuery);
-    req.easLog = { deviceId: line.deviceId, command: line.command };
+    req.easLog = { user: account.user, deviceId: line.deviceId, command: line.command };
 
     const spec = findCommand(line.command);
     if (spec === undefined) throw new EasHttpError('unknown-command', `Unknown command ${line.command}`);
@@ -167,9 +171,6 @@ export async function buildServer<A extends AccountInfo>(opts: ServerOptions<A>)
       );
     }
 
-    const signal = requestSignal(reply, shutdown.signal);
-    const account = await authenticator.check(req.headers.authorization, req.ip, signal);
-    req.easLog.user = account.user;
 
     if (!versionAtLeast(version, spec.minVersion) || (spec.maxVersion && !versionAtLeast(spec.maxVersion, version))) {
       throw new EasHttpError('unknown-command', `${spec.name} is not part of protocol ${version}`);
