@@ -109,8 +109,11 @@ export function parseDate(text: string, what: string): Date {
   const [y, mo, d, h, mi, se] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i]));
   const frac = m[7] ?? '';
   const ms = frac === '' ? 0 : Math.floor(Number(`0.${frac}`) * 1000);
-  let t = Date.UTC(y!, mo! - 1, d!, h!, mi!, se!, ms);
-  const check = new Date(t);
+  // Not Date.UTC: it maps years 0–99 to 1900–1999.
+  const check = new Date(0);
+  check.setUTCFullYear(y!, mo! - 1, d!);
+  check.setUTCHours(h!, mi!, se!, ms);
+  let t = check.getTime();
   if (
     check.getUTCFullYear() !== y ||
     check.getUTCMonth() !== mo! - 1 ||

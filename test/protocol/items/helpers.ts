@@ -5,6 +5,7 @@ import { decode, encode, type WbxmlElement } from '../../../wbxml/index.js';
 import type { ItemClass, TypedItem } from '../../../src/backend/model.js';
 import { protocolVersions, type ProtocolVersion } from '../../../src/commands/types.js';
 import { encodeItem, parseItem, type ParsedItem } from '../../../src/protocol/items/index.js';
+import { ProtocolError } from '../../../src/protocol/read.js';
 import { buildSyncResponse } from '../../../src/protocol/sync.js';
 
 export const versions: readonly ProtocolVersion[] = protocolVersions;
@@ -86,4 +87,19 @@ export function timeZoneBytes(): Uint8Array {
   const b = new Uint8Array(172);
   new DataView(b.buffer).setInt32(0, -60, true);
   return b;
+}
+
+/** The error parseItem throws for this ApplicationData, checked to be a ProtocolError. */
+export function parseError(
+  cls: ItemClass,
+  data: WbxmlElement,
+  protocolVersion: ProtocolVersion,
+): ProtocolError {
+  try {
+    parseItem(cls, data, { protocolVersion });
+  } catch (e) {
+    if (e instanceof ProtocolError) return e;
+    throw new Error(`expected a ProtocolError, got ${String(e)}`, { cause: e });
+  }
+  throw new Error('expected a ProtocolError, but the ApplicationData was accepted');
 }
