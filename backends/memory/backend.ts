@@ -616,6 +616,11 @@ export class MemoryBackend implements Backend {
     const parsed = await parseMime(mime);
     const recipients = recipientsOf(parsed);
     if (recipients.length === 0) throw new BackendError('denied', 'the message has no recipients');
+    // Safe default: an account sends as itself, never as a colleague.
+    const from = parsed.email.from?.address?.toLowerCase();
+    if (from !== undefined && from !== account.email.toLowerCase()) {
+      throw new BackendError('denied', 'From is not the account address');
+    }
     await this.refreshAccounts();
     const delivered = stripBcc(mime);
     const remote: string[] = [];

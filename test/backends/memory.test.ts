@@ -197,6 +197,13 @@ describe('memory backend', () => {
     await watching;
   });
 
+  it('refuses mail sent as someone else', async () => {
+    const spoof = message('bob@example.org', 'carol@remote.example', 'from bob?');
+    await expect(backend.mail.send(a, spoof, { saveInSent: false }, signal)).rejects.toMatchObject({
+      kind: 'denied',
+    });
+  });
+
   it('refuses mail without recipients and mail over the size limit', async () => {
     await expect(
       backend.mail.send(a, new TextEncoder().encode('Subject: none\r\n\r\nx'), { saveInSent: false }, signal),
