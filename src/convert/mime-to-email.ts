@@ -24,8 +24,17 @@ export interface MimeToEmailOptions {
 // A message/rfc822 part is kept as one attachment (Method 5) rather than merged into the body.
 const parseOptions = { attachmentEncoding: 'arraybuffer', rfc822Attachments: true } as const;
 
+/**
+ * Parses a message. One that postal-mime refuses (nesting or header limits) still reads as an
+ * item with no headers, its bytes available as MIME: one hostile message must not stop a
+ * mailbox from syncing.
+ */
 export async function parseMime(raw: Uint8Array): Promise<ParsedMime> {
-  return { raw, email: await PostalMime.parse(raw, parseOptions) };
+  try {
+    return { raw, email: await PostalMime.parse(raw, parseOptions) };
+  } catch {
+    return { raw, email: { headers: [], headerLines: [], attachments: [] } };
+  }
 }
 
 function mailboxes(list: readonly Address[] | Address | undefined): Mailbox[] {

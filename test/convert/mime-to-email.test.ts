@@ -186,6 +186,17 @@ describe('mimeToEmail', () => {
     expect(e.From).toBeUndefined();
   });
 
+  it('reads a message postal-mime refuses (nesting too deep) as an item without headers', async () => {
+    const depth = 300;
+    let body = 'deep';
+    for (let i = depth; i > 0; i--)
+      body = `Content-Type: multipart/mixed; boundary="b${i}"\n\n--b${i}\n${body}\n--b${i}--`;
+    const raw = enc(`Subject: deep\n${body}\n`);
+    const e = await mimeToEmail(raw, { bodyPreferences: [{ Type: 4 }], MIMESupport: 2, fileReference: ref });
+    expect(e.Subject).toBe('');
+    expect(e.Body?.Data).toEqual(raw);
+  });
+
   it('lists every recipient once, for delivery', async () => {
     const parsed = await parseMime(
       enc(
