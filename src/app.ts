@@ -50,7 +50,10 @@ export async function openEasd(config: Config, log: Logger): Promise<Easd> {
   const state = await openStateStore({ url: config.stateUrl, dataDir: config.dataDir });
   const deps = { backend, state, policy };
   const traced = traceMatcher(config.traceDevices);
-  const https = config.tls && { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) };
+  const https = config.tls && {
+    cert: await readFile(config.tls.certFile),
+    key: await readFile(config.tls.keyFile),
+  };
   const app = await buildServer<Account>({
     logger: log,
     authenticate: (user, password, signal) => backend.authenticate(user, password, signal),
@@ -61,7 +64,8 @@ export async function openEasd(config: Config, log: Logger): Promise<Easd> {
     limits: config.maxBodyBytes === undefined ? {} : { maxBodyBytes: config.maxBodyBytes },
     ...(https ? { https } : {}),
     trace: (who, direction, doc) => {
-      if (traced(who.user, who.deviceId)) log.info({ user: who.user, device: who.deviceId, direction, xml: renderTrace(doc) }, 'trace');
+      if (traced(who.user, who.deviceId))
+        log.info({ user: who.user, device: who.deviceId, direction, xml: renderTrace(doc) }, 'trace');
     },
   });
   // Held requests end in preClose; then the store and the backend are closed, state flushed.

@@ -28,7 +28,12 @@ async function main(argv: string[]): Promise<number> {
       const policy = await loadPolicy(config.policyFile);
       const store = await openStateStore({ url: config.stateUrl, dataDir: config.dataDir });
       try {
-        return await devicesCli(argv, { store, policy, out: (s) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`), err: (s) => process.stderr.write(s.endsWith('\n') ? s : `${s}\n`) });
+        return await devicesCli(argv, {
+          store,
+          policy,
+          out: (s) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`),
+          err: (s) => process.stderr.write(s.endsWith('\n') ? s : `${s}\n`),
+        });
       } finally {
         await store.close();
       }
@@ -49,7 +54,8 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof ConfigError || err instanceof PolicyError) process.stderr.write(`easd: ${err.message}\n`);
+    if (err instanceof ConfigError || err instanceof PolicyError)
+      process.stderr.write(`easd: ${err.message}\n`);
     else process.stderr.write(`easd: ${(err as Error).stack ?? String(err)}\n`);
     process.exitCode = 1;
   },

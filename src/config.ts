@@ -139,7 +139,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   return config;
 }
 
-function readConfigFile(file: string | undefined, cwd: string, problems: string[]): Partial<Record<SettingKey, unknown>> {
+function readConfigFile(
+  file: string | undefined,
+  cwd: string,
+  problems: string[],
+): Partial<Record<SettingKey, unknown>> {
   if (file === undefined || file === '') return {};
   let parsed: unknown;
   try {
@@ -154,7 +158,8 @@ function readConfigFile(file: string | undefined, cwd: string, problems: string[
   }
   const known = new Set<string>(Object.keys(settings));
   for (const key of Object.keys(parsed)) {
-    if (!known.has(key)) problems.push(`Unknown setting "${key}" in ${file} (known: ${[...known].join(', ')})`);
+    if (!known.has(key))
+      problems.push(`Unknown setting "${key}" in ${file} (known: ${[...known].join(', ')})`);
   }
   return parsed as Partial<Record<SettingKey, unknown>>;
 }

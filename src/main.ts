@@ -31,7 +31,8 @@ export async function serve(): Promise<void> {
   log.info({ address, dataDir: config.dataDir }, 'easd listening');
   // Printed for a person at a terminal, not only logged: this is how a newcomer signs in.
   process.stdout.write(`easd listening on ${address}/Microsoft-Server-ActiveSync\n`);
-  if (demo !== null) process.stdout.write(`demo account created: user "${demo.user}", password "${demo.password}"\n`);
+  if (demo !== null)
+    process.stdout.write(`demo account created: user "${demo.user}", password "${demo.password}"\n`);
 
   let stopping = false;
   const stop = (signal: string): void => {

@@ -2,7 +2,13 @@
 // does), so tests drive it with inject(). It knows nothing of backends or state: it receives an
 // authenticate function, the command handlers and an optional gate (provisioning, device access).
 import compress from '@fastify/compress';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { decode, encode, WbxmlError } from '../wbxml/index.js';
@@ -46,7 +52,10 @@ export interface AccountInfo {
  * access rules. It returns a result to answer instead of running the command (e.g. Status 142),
  * throws an EasHttpError (449, 403), or returns undefined to go on.
  */
-export type CommandGate<A> = (ctx: CommandContext<A>, spec: CommandSpec) => Promise<CommandResult | undefined>;
+export type CommandGate<A> = (
+  ctx: CommandContext<A>,
+  spec: CommandSpec,
+) => Promise<CommandResult | undefined>;
 
 export interface ServerOptions<A extends AccountInfo> {
   authenticate: AuthenticateFn<A>;
@@ -58,7 +67,11 @@ export interface ServerOptions<A extends AccountInfo> {
   /** A pino logger or `false`; tests pass `false`. */
   logger?: Logger | false;
   /** Called with each decoded request and response of a traced device (redacted XML). */
-  trace?: (ctx: { user: string; deviceId: string }, direction: 'request' | 'response', doc: WbxmlElement) => void;
+  trace?: (
+    ctx: { user: string; deviceId: string },
+    direction: 'request' | 'response',
+    doc: WbxmlElement,
+  ) => void;
   https?: { cert: Buffer; key: Buffer };
 }
 
@@ -71,7 +84,8 @@ declare module 'fastify' {
 export async function buildServer<A extends AccountInfo>(opts: ServerOptions<A>): Promise<FastifyInstance> {
   const limits: ServerLimits = { ...defaultServerLimits, ...opts.limits };
   const app = Fastify({
-    loggerInstance: opts.logger === false || opts.logger === undefined ? undefined : (opts.logger as FastifyBaseLogger),
+    loggerInstance:
+      opts.logger === false || opts.logger === undefined ? undefined : (opts.logger as FastifyBaseLogger),
     logger: opts.logger === false ? false : undefined,
     // One line per request is written in onResponse, with user, device and command.
     logController: new LogController({ disableRequestLogging: true }),
@@ -127,9 +141,13 @@ export async function buildServer<A extends AccountInfo>(opts: ServerOptions<A>)
       return sendError(reply, err);
     }
     const fst = err as { code?: string; statusCode?: number; message?: string };
-    if (fst.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, new EasHttpError('body-too-large'));
+    if (fst.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+      return sendError(reply, new EasHttpError('body-too-large'));
     if (typeof fst.statusCode === 'number' && fst.statusCode >= 400 && fst.statusCode < 500) {
-      return reply.code(fst.statusCode).type('text/plain').send(`${fst.message ?? 'Bad request'}\n`);
+      return reply
+        .code(fst.statusCode)
+        .type('text/plain')
+        .send(`${fst.message ?? 'Bad request'}\n`);
     }
     // Never a stack trace on the wire; the log has it.
     req.log.error({ err }, 'unhandled error');
@@ -154,7 +172,8 @@ export async function buildServer<A extends AccountInfo>(opts: ServerOptions<A>)
     const account = await authenticator.check(req.headers.authorization, req.ip, signal);
     req.easLog = { user: account.user };
     const rawQuery = req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '';
-    if (rawQuery.length > limits.maxQueryLength) throw new EasHttpError('bad-request', 'Query string too long');
+    if (rawQuery.length > limits.maxQueryLength)
+      throw new EasHttpError('bad-request', 'Query string too long');
     const line = parseRequestLine(rawQuery);
     req.easLog = { user: account.user, deviceId: line.deviceId, command: line.command };
 
@@ -166,17 +185,22 @@ export async function buildServer<A extends AccountInfo>(opts: ServerOptions<A>)
     if (!isProtocolVersion(version)) {
       throw new EasHttpError(
         'unsupported-version',
-        version === undefined ? 'Missing MS-ASProtocolVersion header' : `Unsupported protocol version ${version}`,
+        version === undefined
+          ? 'Missing MS-ASProtocolVersion header'
+          : `Unsupported protocol version ${version}`,
         { 'MS-ASProtocolVersions': protocolVersions.join(',') },
       );
     }
 
-
-    if (!versionAtLeast(version, spec.minVersion) || (spec.maxVersion && !versionAtLeast(spec.maxVersion, version))) {
+    if (
+      !versionAtLeast(version, spec.minVersion) ||
+      (spec.maxVersion && !versionAtLeast(spec.maxVersion, version))
+    ) {
       throw new EasHttpError('unknown-command', `${spec.name} is not part of protocol ${version}`);
     }
     const handler = opts.handlers[spec.name];
-    if (handler === undefined) throw new EasHttpError('not-implemented', `${spec.name} is not implemented yet`);
+    if (handler === undefined)
+      throw new EasHttpError('not-implemented', `${spec.name} is not implemented yet`);
 
     const rawBody: Uint8Array = Buffer.isBuffer(req.body) ? req.body : new Uint8Array(0);
     const ctx: CommandContext<A> = {
@@ -208,7 +232,11 @@ export async function buildServer<A extends AccountInfo>(opts: ServerOptions<A>)
   });
 
   app.post('/autodiscover/autodiscover.xml', async (req, reply) => {
-    const account = await authenticator.check(req.headers.authorization, req.ip, requestSignal(reply, shutdown.signal));
+    const account = await authenticator.check(
+      req.headers.authorization,
+      req.ip,
+      requestSignal(reply, shutdown.signal),
+    );
     req.easLog = { user: account.user, command: 'Autodiscover' };
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     reply.type('text/xml; charset=utf-8');
@@ -223,7 +251,9 @@ export async function buildServer<A extends AccountInfo>(opts: ServerOptions<A>)
       return reply.code(200).send(buildErrorResponse(600, 'Invalid Request'));
     }
     if (request.acceptableResponseSchema !== mobileSyncResponseSchema) {
-      return reply.code(200).send(buildErrorResponse(601, 'Provider is not available for the requested schema'));
+      return reply
+        .code(200)
+        .send(buildErrorResponse(601, 'Provider is not available for the requested schema'));
     }
     const url = opts.publicUrl ?? `${req.protocol}://${req.host}${easPath}`;
     return reply.code(200).send(
@@ -254,7 +284,11 @@ function isElement(body: CommandResult['body']): body is WbxmlElement {
 }
 
 /** MIME bodies (12.x SendMail) pass through; anything claiming to be WBXML must decode. */
-function decodeBody(spec: CommandSpec, raw: Uint8Array, contentType: string | undefined): WbxmlElement | undefined {
+function decodeBody(
+  spec: CommandSpec,
+  raw: Uint8Array,
+  contentType: string | undefined,
+): WbxmlElement | undefined {
   if (spec.body === 'none') return undefined;
   if (raw.length === 0) {
     if (spec.body === 'wbxml') throw new EasHttpError('bad-request', `${spec.name} needs a request body`);

@@ -14,14 +14,32 @@ import {
 } from '../protocol/folder-hierarchy.js';
 import { ProtocolError } from '../protocol/read.js';
 import type { DeviceScope } from '../state/store.js';
-import { FolderIdMap, HierarchyStateStore, nextSyncKey, type FolderSnapshot, type HierarchyState } from '../state/sync-state.js';
+import {
+  FolderIdMap,
+  HierarchyStateStore,
+  nextSyncKey,
+  type FolderSnapshot,
+  type HierarchyState,
+} from '../state/sync-state.js';
 import { backendCall, type EngineDeps } from './deps.js';
 import type { CommandHandler, CommandResult } from './types.js';
 
 /** Status values shared by the three commands (MS-ASCMD 2.2.3.177.3, .4, .6). */
-const Status = { Success: 1, SpecialFolder: 3, NotFound: 4, ParentNotFound: 5, ServerError: 6, InvalidSyncKey: 9, BadRequest: 10 } as const;
+const Status = {
+  Success: 1,
+  SpecialFolder: 3,
+  NotFound: 4,
+  ParentNotFound: 5,
+  ServerError: 6,
+  InvalidSyncKey: 9,
+  BadRequest: 10,
+} as const;
 
-type Build = (r: { Status: number; SyncKey?: string; ServerId?: string }) => ReturnType<typeof buildFolderCreateResponse>;
+type Build = (r: {
+  Status: number;
+  SyncKey?: string;
+  ServerId?: string;
+}) => ReturnType<typeof buildFolderCreateResponse>;
 
 interface Step {
   scope: DeviceScope;
@@ -34,7 +52,11 @@ function folderCommand<R extends { SyncKey: string }>(
   deps: EngineDeps,
   parse: (body: Parameters<typeof parseFolderCreateRequest>[0]) => R,
   build: Build,
-  change: (req: R, step: Step, ctx: Parameters<CommandHandler<Account>>[0]) => Promise<{ status: number; folders?: FolderSnapshot[]; ServerId?: string }>,
+  change: (
+    req: R,
+    step: Step,
+    ctx: Parameters<CommandHandler<Account>>[0],
+  ) => Promise<{ status: number; folders?: FolderSnapshot[]; ServerId?: string }>,
 ): CommandHandler<Account> {
   return async (ctx): Promise<CommandResult> => {
     if (deps.backend.folders === undefined) return { body: build({ Status: Status.ServerError }) };
@@ -52,11 +74,13 @@ function folderCommand<R extends { SyncKey: string }>(
       async () => {
         const current = await states.current();
         // MS-ASCMD 2.2.3.166.3: only the current key; a client behind must FolderSync first.
-        if (current === undefined || current.key !== req.SyncKey) return { body: build({ Status: Status.InvalidSyncKey }) };
+        if (current === undefined || current.key !== req.SyncKey)
+          return { body: build({ Status: Status.InvalidSyncKey }) };
         const ids = await FolderIdMap.load(scope);
         const result = await change(req, { scope, ids, folders: current.state.folders }, ctx);
         await ids.save();
-        if (result.status !== Status.Success || result.folders === undefined) return { body: build({ Status: result.status }) };
+        if (result.status !== Status.Success || result.folders === undefined)
+          return { body: build({ Status: result.status }) };
         const newKey = nextSyncKey(current.key);
         await states.commit(newKey, { folders: result.folders }, { fromKey: current.key });
         return { body: build({ Status: Status.Success, SyncKey: newKey, ServerId: result.ServerId }) };
@@ -87,7 +111,12 @@ export function createFolderCreateHandler(deps: EngineDeps): CommandHandler<Acco
     if (!created.ok) return { status: created.status };
     const f = created.value;
     const ServerId = step.ids.assign(f.id);
-    const entry: FolderSnapshot = { ServerId, ParentId: req.ParentId, DisplayName: f.displayName, Type: folderTypeFor(f.class, f.role) };
+    const entry: FolderSnapshot = {
+      ServerId,
+      ParentId: req.ParentId,
+      DisplayName: f.displayName,
+      Type: folderTypeFor(f.class, f.role),
+    };
     return { status: Status.Success, folders: [...step.folders, entry], ServerId };
   });
 }
@@ -101,12 +130,20 @@ export function createFolderUpdateHandler(deps: EngineDeps): CommandHandler<Acco
     if (parent === undefined) return { status: Status.ParentNotFound };
     const updated = await backendCall(
       'FolderUpdate',
-      () => deps.backend.folders!.updateFolder(ctx.account, backendId, { displayName: req.DisplayName, parentId: parent }, ctx.signal),
+      () =>
+        deps.backend.folders!.updateFolder(
+          ctx.account,
+          backendId,
+          { displayName: req.DisplayName, parentId: parent },
+          ctx.signal,
+        ),
       'folder',
     );
     if (!updated.ok) return { status: updated.status };
     const folders = step.folders.map((f) =>
-      f.ServerId === req.ServerId ? { ...f, DisplayName: updated.value.displayName, ParentId: req.ParentId } : f,
+      f.ServerId === req.ServerId
+        ? { ...f, DisplayName: updated.value.displayName, ParentId: req.ParentId }
+        : f,
     );
     return { status: Status.Success, folders };
   });
@@ -115,12 +152,17 @@ export function createFolderUpdateHandler(deps: EngineDeps): CommandHandler<Acco
 export function createFolderDeleteHandler(deps: EngineDeps): CommandHandler<Account> {
   return folderCommand(deps, parseFolderDeleteRequest, buildFolderDeleteResponse, async (req, step, ctx) => {
     const backendId = step.ids.backendId(req.ServerId);
-    if (backendId === undefined || !step.folders.some((f) => f.ServerId === req.ServerId)) return { status: Status.NotFound };
-    const deleted = await backendCall('FolderDelete', () => deps.backend.folders!.deleteFolder(ctx.account, backendId, ctx.signal), 'folder');
+    if (backendId === undefined || !step.folders.some((f) => f.ServerId === req.ServerId))
+      return { status: Status.NotFound };
+    const deleted = await backendCall(
+      'FolderDelete',
+      () => deps.backend.folders!.deleteFolder(ctx.account, backendId, ctx.signal),
+      'folder',
+    );
     if (!deleted.ok) return { status: deleted.status };
     // The folder's subfolders go with it (MS-ASCMD 2.2.1.4).
     const gone = new Set([req.ServerId]);
-    for (let grew = true; grew; ) {
+    for (let grew = true; grew;) {
       grew = false;
       for (const f of step.folders) {
         if (!gone.has(f.ServerId) && gone.has(f.ParentId)) {

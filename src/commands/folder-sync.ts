@@ -19,7 +19,8 @@ export function createFolderSyncHandler(deps: EngineDeps): CommandHandler<Accoun
     try {
       syncKey = parseFolderSyncRequest(ctx.body).SyncKey;
     } catch (err) {
-      if (err instanceof ProtocolError) return { body: buildFolderSyncResponse({ Status: FolderSyncStatus.BadRequest }) };
+      if (err instanceof ProtocolError)
+        return { body: buildFolderSyncResponse({ Status: FolderSyncStatus.BadRequest }) };
       throw err;
     }
     const scope = deps.state.device(ctx.account.user, ctx.line.deviceId);
@@ -31,23 +32,38 @@ export function createFolderSyncHandler(deps: EngineDeps): CommandHandler<Accoun
         let known: HierarchyState = { folders: [] };
         if (syncKey !== '0') {
           const loaded = await states.load(syncKey);
-          if (loaded === null) return { body: buildFolderSyncResponse({ Status: FolderSyncStatus.InvalidSyncKey }) };
+          if (loaded === null)
+            return { body: buildFolderSyncResponse({ Status: FolderSyncStatus.InvalidSyncKey }) };
           // The client lost our answer: give it the same one again.
           if (loaded.replay && loaded.response !== undefined) return { body: loaded.response };
           known = loaded.state;
         }
         const ids = await FolderIdMap.load(scope);
-        const listed = await backendCall('FolderSync', () => currentFolders(deps.backend, ctx.account, ids, ctx.signal), 'folder');
+        const listed = await backendCall(
+          'FolderSync',
+          () => currentFolders(deps.backend, ctx.account, ids, ctx.signal),
+          'folder',
+        );
         if (!listed.ok) return { body: buildFolderSyncResponse({ Status: listed.status }) };
         await ids.save();
 
         const diff = diffFolders(known.folders, listed.value);
         if (syncKey !== '0' && diffIsEmpty(diff)) {
           // Nothing new: the key stays, no state is written (phones ask often).
-          return { body: buildFolderSyncResponse({ Status: 1, SyncKey: syncKey, changes: { add: [], update: [], delete: [] } }) };
+          return {
+            body: buildFolderSyncResponse({
+              Status: 1,
+              SyncKey: syncKey,
+              changes: { add: [], update: [], delete: [] },
+            }),
+          };
         }
         const newKey = nextSyncKey(syncKey === '0' ? undefined : syncKey);
-        const response = buildFolderSyncResponse({ Status: FolderSyncStatus.Success, SyncKey: newKey, changes: diff });
+        const response = buildFolderSyncResponse({
+          Status: FolderSyncStatus.Success,
+          SyncKey: newKey,
+          changes: diff,
+        });
         await states.commit(newKey, { folders: listed.value }, { fromKey: syncKey, response });
         return { body: response };
       },

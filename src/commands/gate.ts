@@ -20,7 +20,10 @@ export const CommonStatus = {
   InvalidPolicyKey: 144,
 } as const;
 
-export function createGate<A extends AccountInfo>(deps: { state: StateStore; policy: PolicyProvider }): CommandGate<A> {
+export function createGate<A extends AccountInfo>(deps: {
+  state: StateStore;
+  policy: PolicyProvider;
+}): CommandGate<A> {
   return async (ctx, spec) => {
     // Provision records the device and handles wipe and access itself: it is how a device gets out.
     if (!spec.needsProvisioning) return undefined;
@@ -48,7 +51,11 @@ export async function recordDevice(
   );
 }
 
-function refuse(ctx: CommandContext<AccountInfo>, status: number, http: 'needs-provisioning' | 'device-blocked'): CommandResult {
+function refuse(
+  ctx: CommandContext<AccountInfo>,
+  status: number,
+  http: 'needs-provisioning' | 'device-blocked',
+): CommandResult {
   // 12.x has no common Status codes: HTTP 449 asks it to Provision, 403 refuses it.
   if (!versionAtLeast(ctx.protocolVersion, '14.0')) throw new EasHttpError(http);
   return { body: statusOnlyResponse(ctx.command, status) };
@@ -60,7 +67,8 @@ export function checkDevice(
   spec: CommandSpec,
   record: DeviceRecord,
 ): CommandResult | undefined {
-  if (record.access !== 'allowed') return refuse(ctx, CommonStatus.DeviceIsBlockedForThisUser, 'device-blocked');
+  if (record.access !== 'allowed')
+    return refuse(ctx, CommonStatus.DeviceIsBlockedForThisUser, 'device-blocked');
   // A wipe goes out in a Provision response; every other command sends the device there.
   if (wipePending(record) || record.wipe.state === 'acknowledged') {
     return refuse(ctx, CommonStatus.RemoteWipeRequested, 'needs-provisioning');

@@ -3,7 +3,11 @@
 import type { Account } from '../backend/contract.js';
 import type { AccountInfo, CommandGate } from '../server.js';
 import type { EngineDeps } from './deps.js';
-import { createFolderCreateHandler, createFolderDeleteHandler, createFolderUpdateHandler } from './folder-admin.js';
+import {
+  createFolderCreateHandler,
+  createFolderDeleteHandler,
+  createFolderUpdateHandler,
+} from './folder-admin.js';
 import { createFolderSyncHandler } from './folder-sync.js';
 import { createGate } from './gate.js';
 import { createProvisionHandler } from './provision.js';

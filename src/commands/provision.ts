@@ -2,7 +2,12 @@
 // trades the client's acknowledgement for the final key. A pending remote wipe is delivered here
 // instead, and its acknowledgement recorded.
 import type { PolicyProvider } from '../provision/provider.js';
-import { buildProvisionResponse, parseProvisionRequest, wbxmlPolicyType, type ProvisionResponse } from '../protocol/provision.js';
+import {
+  buildProvisionResponse,
+  parseProvisionRequest,
+  wbxmlPolicyType,
+  type ProvisionResponse,
+} from '../protocol/provision.js';
 import { ProtocolError } from '../protocol/read.js';
 import type { AccountInfo } from '../server.js';
 import {
@@ -24,7 +29,10 @@ const PolicyStatus = { Success: 1, NoPolicy: 2, UnknownPolicyType: 3, PolicyKeyM
 /** MS-ASPROV 3.1.5.2: the device cannot fully comply and the server does not allow that. */
 const PolicyNotFullyApplied = 139;
 
-export function createProvisionHandler(deps: { state: StateStore; policy: PolicyProvider }): CommandHandler<AccountInfo> {
+export function createProvisionHandler(deps: {
+  state: StateStore;
+  policy: PolicyProvider;
+}): CommandHandler<AccountInfo> {
   return async (ctx) => {
     const record = await recordDevice(deps, ctx);
     if (record.access !== 'allowed') {
@@ -36,7 +44,8 @@ export function createProvisionHandler(deps: { state: StateStore; policy: Policy
     try {
       request = parseProvisionRequest(ctx.body);
     } catch (err) {
-      if (err instanceof ProtocolError) return { body: buildProvisionResponse({ Status: ProvisionStatus.ProtocolError }) };
+      if (err instanceof ProtocolError)
+        return { body: buildProvisionResponse({ Status: ProvisionStatus.ProtocolError }) };
       throw err;
     }
 
@@ -49,7 +58,10 @@ export function createProvisionHandler(deps: { state: StateStore; policy: Policy
     const wipeAck = request.remoteWipeStatus ?? request.accountOnlyRemoteWipeStatus;
     if (wipeAck !== undefined) {
       await recordWipeAck(scope, wipeAck, new Date(), ctx.signal);
-      ctx.log.warn({ user: ctx.account.user, device: ctx.line.deviceId, status: wipeAck }, 'remote wipe acknowledged');
+      ctx.log.warn(
+        { user: ctx.account.user, device: ctx.line.deviceId, status: wipeAck },
+        'remote wipe acknowledged',
+      );
       return { body: buildProvisionResponse(response) };
     }
     if (wipePending(record) || record.wipe.state === 'acknowledged') {
@@ -65,7 +77,8 @@ export function createProvisionHandler(deps: { state: StateStore; policy: Policy
     }
 
     const policy = request.policy;
-    if (policy === undefined) return { body: buildProvisionResponse({ ...response, Status: ProvisionStatus.ProtocolError }) };
+    if (policy === undefined)
+      return { body: buildProvisionResponse({ ...response, Status: ProvisionStatus.ProtocolError }) };
     if (policy.PolicyType !== wbxmlPolicyType) {
       response.policy = { PolicyType: policy.PolicyType, Status: PolicyStatus.UnknownPolicyType };
       return { body: buildProvisionResponse(response) };

@@ -13,7 +13,13 @@ import {
   type SyncRequest,
 } from '../protocol/sync.js';
 import type { DeviceScope } from '../state/store.js';
-import { FolderIdMap, HierarchyStateStore, nextSyncKey, SyncStateStore, type HierarchyState } from '../state/sync-state.js';
+import {
+  FolderIdMap,
+  HierarchyStateStore,
+  nextSyncKey,
+  SyncStateStore,
+  type HierarchyState,
+} from '../state/sync-state.js';
 import {
   applyClientCommands,
   collectServerChanges,
@@ -49,20 +55,32 @@ export function createSyncHandler(deps: EngineDeps): CommandHandler<Account> {
     try {
       request = parseSyncRequest(ctx.body);
     } catch (err) {
-      if (err instanceof ProtocolError) return { body: buildSyncResponse({ Status: SyncStatus.ProtocolError }) };
+      if (err instanceof ProtocolError)
+        return { body: buildSyncResponse({ Status: SyncStatus.ProtocolError }) };
       throw err;
     }
     if (request.Wait !== undefined && (request.Wait < waitBounds.min || request.Wait > waitBounds.max)) {
-      return { body: buildSyncResponse({ Status: SyncStatus.InvalidWaitOrHeartbeat, Limit: request.Wait < waitBounds.min ? waitBounds.min : waitBounds.max }) };
+      return {
+        body: buildSyncResponse({
+          Status: SyncStatus.InvalidWaitOrHeartbeat,
+          Limit: request.Wait < waitBounds.min ? waitBounds.min : waitBounds.max,
+        }),
+      };
     }
     const hb = request.HeartbeatInterval;
     if (hb !== undefined && (hb < heartbeatBounds.min || hb > heartbeatBounds.max)) {
-      return { body: buildSyncResponse({ Status: SyncStatus.InvalidWaitOrHeartbeat, Limit: hb < heartbeatBounds.min ? heartbeatBounds.min : heartbeatBounds.max }) };
+      return {
+        body: buildSyncResponse({
+          Status: SyncStatus.InvalidWaitOrHeartbeat,
+          Limit: hb < heartbeatBounds.min ? heartbeatBounds.min : heartbeatBounds.max,
+        }),
+      };
     }
 
     const scope = deps.state.device(ctx.account.user, ctx.line.deviceId);
     const collections = await withCache(scope, request);
-    if (collections === undefined) return { body: buildSyncResponse({ Status: SyncStatus.IncompleteRequest }) };
+    if (collections === undefined)
+      return { body: buildSyncResponse({ Status: SyncStatus.IncompleteRequest }) };
 
     const hierarchy = await new HierarchyStateStore<HierarchyState>(scope).current();
     const ids = await FolderIdMap.load(scope);
@@ -73,7 +91,9 @@ export function createSyncHandler(deps: EngineDeps): CommandHandler<Account> {
 
     const outcomes: CollectionOutcome[] = [];
     for (const req of collections) {
-      const windowSize = Math.min(req.WindowSize ?? request.WindowSize ?? defaultWindowSize, maxWindowSize) || defaultWindowSize;
+      const windowSize =
+        Math.min(req.WindowSize ?? request.WindowSize ?? defaultWindowSize, maxWindowSize) ||
+        defaultWindowSize;
       const folder = hierarchy?.state.folders.find((f) => f.ServerId === req.CollectionId);
       const folderId = folder === undefined ? undefined : ids.backendId(folder.ServerId);
       const cls = folder === undefined ? undefined : classOfType(folder.Type);
@@ -92,21 +112,40 @@ export function createSyncHandler(deps: EngineDeps): CommandHandler<Account> {
         signal: ctx.signal,
       };
       outcomes.push(
-        await scope.lock(req.CollectionId, () => syncCollection(scope, cx, req, cls, windowSize), { signal: ctx.signal }),
+        await scope.lock(req.CollectionId, () => syncCollection(scope, cx, req, cls, windowSize), {
+          signal: ctx.signal,
+        }),
       );
     }
 
     // MS-ASCMD 2.2.1.21: when nothing changed anywhere, an empty response; the client keeps its keys.
     const changed = outcomes.filter((o) => o.changed);
     if (changed.length === 0) return {};
-    return { body: el('AirSync', 'Sync', el('AirSync', 'Collections', changed.map((o) => o.element))) };
+    return {
+      body: el(
+        'AirSync',
+        'Sync',
+        el(
+          'AirSync',
+          'Collections',
+          changed.map((o) => o.element),
+        ),
+      ),
+    };
   };
 }
 
 function statusOnly(req: SyncCollectionRequest, status: number): CollectionOutcome {
   return {
     changed: true,
-    element: buildSyncCollection({ SyncKey: req.SyncKey, CollectionId: req.CollectionId, Status: status, responses: [], commands: [], MoreAvailable: false }),
+    element: buildSyncCollection({
+      SyncKey: req.SyncKey,
+      CollectionId: req.CollectionId,
+      Status: status,
+      responses: [],
+      commands: [],
+      MoreAvailable: false,
+    }),
   };
 }
 
@@ -125,7 +164,14 @@ async function syncCollection(
     const newKey = nextSyncKey();
     const state: CollectionState = { class: cls, known: new Map(), filterType };
     if (req.Supported !== undefined) state.supported = req.Supported;
-    const element = buildSyncCollection({ SyncKey: newKey, CollectionId: req.CollectionId, Status: SyncStatus.Success, responses: [], commands: [], MoreAvailable: false });
+    const element = buildSyncCollection({
+      SyncKey: newKey,
+      CollectionId: req.CollectionId,
+      Status: SyncStatus.Success,
+      responses: [],
+      commands: [],
+      MoreAvailable: false,
+    });
     await states.commit(req.CollectionId, newKey, state, { fromKey: '0', response: element });
     return { element, changed: true };
   }
@@ -141,13 +187,34 @@ async function syncCollection(
   if (state.class !== cls) return statusOnly(req, SyncStatus.FolderHierarchyChanged);
   if (filterType !== undefined) state.filterType = filterType;
 
-  const responses = await applyClientCommands(cx, req, state, req.commands, loaded.replay ? loaded.next?.state.clientIds : undefined);
+  const responses = await applyClientCommands(
+    cx,
+    req,
+    state,
+    req.commands,
+    loaded.replay ? loaded.next?.state.clientIds : undefined,
+  );
   let commands: Awaited<ReturnType<typeof collectServerChanges>> = { commands: [], moreAvailable: false };
   if (req.GetChanges) commands = await collectServerChanges(cx, req, state, windowSize);
   if ('status' in commands) return statusOnly(req, commands.status);
 
-  if (responses.length === 0 && commands.commands.length === 0 && req.commands.length === 0 && !loaded.replay) {
-    return { element: buildSyncCollection({ SyncKey: req.SyncKey, CollectionId: req.CollectionId, Status: SyncStatus.Success, responses: [], commands: [], MoreAvailable: false }), changed: false };
+  if (
+    responses.length === 0 &&
+    commands.commands.length === 0 &&
+    req.commands.length === 0 &&
+    !loaded.replay
+  ) {
+    return {
+      element: buildSyncCollection({
+        SyncKey: req.SyncKey,
+        CollectionId: req.CollectionId,
+        Status: SyncStatus.Success,
+        responses: [],
+        commands: [],
+        MoreAvailable: false,
+      }),
+      changed: false,
+    };
   }
   const newKey = nextSyncKey(req.SyncKey);
   const element = buildSyncCollection({
@@ -166,7 +233,10 @@ async function syncCollection(
  * The collections to work on: the request's own, or — for an empty or Partial request — the
  * remembered ones with their current keys. Undefined when there is nothing to reuse.
  */
-async function withCache(scope: DeviceScope, request: SyncRequest): Promise<SyncCollectionRequest[] | undefined> {
+async function withCache(
+  scope: DeviceScope,
+  request: SyncRequest,
+): Promise<SyncCollectionRequest[] | undefined> {
   const slot = scope.data('sync-request');
   const cached = await slot.get<CachedRequest>();
   const remember = async (collections: SyncCollectionRequest[]): Promise<void> => {
@@ -197,7 +267,8 @@ async function withCache(scope: DeviceScope, request: SyncRequest): Promise<Sync
     if (current !== undefined) merged.push({ ...c, SyncKey: current.key, commands: [] });
   }
   merged.push(...given.values());
-  if (request.WindowSize === undefined && cached.WindowSize !== undefined) request.WindowSize = cached.WindowSize;
+  if (request.WindowSize === undefined && cached.WindowSize !== undefined)
+    request.WindowSize = cached.WindowSize;
   await remember(merged);
   return merged;
 }

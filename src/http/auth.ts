@@ -67,7 +67,9 @@ export class Authenticator<A> {
       throw new EasHttpError('throttled', undefined, { 'Retry-After': String(Math.ceil(retryAfter / 1000)) });
     }
 
-    const cacheKey = createHmac('sha256', this.secret).update(`${creds.user}\0${creds.password}`).digest('base64');
+    const cacheKey = createHmac('sha256', this.secret)
+      .update(`${creds.user}\0${creds.password}`)
+      .digest('base64');
     const cached = this.cache.get(cacheKey);
     if (cached !== undefined && cached.until > this.now()) return cached.account;
 
@@ -108,7 +110,8 @@ export class Authenticator<A> {
     }
     if (this.failures.size > 10_000) {
       for (const [k, v] of this.failures) {
-        if (v.lockedUntil <= now && now - v.firstAt > this.limits.authFailureWindowMs) this.failures.delete(k);
+        if (v.lockedUntil <= now && now - v.firstAt > this.limits.authFailureWindowMs)
+          this.failures.delete(k);
       }
     }
   }

@@ -4,7 +4,8 @@
 // ErrorCode 601 (no provider for that schema) so it falls back to manual setup at once.
 import { DOMImplementation, DOMParser, XMLSerializer, type Document, type Element } from '@xmldom/xmldom';
 
-export const mobileSyncRequestSchema = 'http://schemas.microsoft.com/exchange/autodiscover/mobilesync/requestschema/2006';
+export const mobileSyncRequestSchema =
+  'http://schemas.microsoft.com/exchange/autodiscover/mobilesync/requestschema/2006';
 export const mobileSyncResponseSchema =
   'http://schemas.microsoft.com/exchange/autodiscover/mobilesync/responseschema/2006';
 const responseSchema = 'http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006';

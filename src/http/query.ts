@@ -95,7 +95,8 @@ function requireId(value: string | undefined, name: string): string {
   if (value === undefined || value === '') throw new EasHttpError('bad-request', `Missing ${name} parameter`);
   if (value.length > maxIdLength) throw new EasHttpError('bad-request', `${name} is too long`);
   // Control characters would end up in logs and state keys; no client sends them.
-  if (/[\u0000-\u001f\u007f]/.test(value)) throw new EasHttpError('bad-request', `${name} has control characters`);
+  if (/[\u0000-\u001f\u007f]/.test(value))
+    throw new EasHttpError('bad-request', `${name} has control characters`);
   return value;
 }
 

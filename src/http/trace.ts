@@ -12,7 +12,8 @@ export function redactForTrace(doc: WbxmlElement): WbxmlElement {
   const v = doc.value;
   if (v === undefined) return copy;
   if (secretNames.has(doc.name)) copy.value = '[redacted]';
-  else if (typeof v === 'string') copy.value = v.length > maxTextInTrace ? `${v.slice(0, maxTextInTrace)}…[${v.length} chars]` : v;
+  else if (typeof v === 'string')
+    copy.value = v.length > maxTextInTrace ? `${v.slice(0, maxTextInTrace)}…[${v.length} chars]` : v;
   else copy.value = `[${v.length} bytes]`;
   return copy;
 }
@@ -21,10 +22,14 @@ export function redactForTrace(doc: WbxmlElement): WbxmlElement {
 export function traceMatcher(patterns: string[]): (user: string, deviceId: string) => boolean {
   const rules = patterns.map((p) => {
     const slash = p.indexOf('/');
-    return slash < 0 ? { user: p.toLowerCase(), device: '*' } : { user: p.slice(0, slash).toLowerCase(), device: p.slice(slash + 1) };
+    return slash < 0
+      ? { user: p.toLowerCase(), device: '*' }
+      : { user: p.slice(0, slash).toLowerCase(), device: p.slice(slash + 1) };
   });
   return (user, deviceId) =>
-    rules.some((r) => (r.user === '*' || r.user === user.toLowerCase()) && (r.device === '*' || r.device === deviceId));
+    rules.some(
+      (r) => (r.user === '*' || r.user === user.toLowerCase()) && (r.device === '*' || r.device === deviceId),
+    );
 }
 
 export function renderTrace(doc: WbxmlElement): string {

@@ -16,7 +16,16 @@ export interface DeviceInformation {
   MobileOperator?: string;
 }
 
-const stringFields = ['Model', 'IMEI', 'FriendlyName', 'OS', 'OSLanguage', 'PhoneNumber', 'UserAgent', 'MobileOperator'] as const;
+const stringFields = [
+  'Model',
+  'IMEI',
+  'FriendlyName',
+  'OS',
+  'OSLanguage',
+  'PhoneNumber',
+  'UserAgent',
+  'MobileOperator',
+] as const;
 
 /** Reads DeviceInformation/Set; returns undefined when the element is absent. */
 export function parseDeviceInformation(parent: WbxmlElement | undefined): DeviceInformation | undefined {

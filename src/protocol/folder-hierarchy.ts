@@ -30,7 +30,14 @@ export function parseFolderSyncRequest(body: WbxmlElement | undefined): FolderSy
 }
 
 const entry = (name: 'Add' | 'Update', f: FolderEntry): WbxmlElement =>
-  el(ns, name, el(ns, 'ServerId', f.ServerId), el(ns, 'ParentId', f.ParentId), el(ns, 'DisplayName', f.DisplayName), el(ns, 'Type', f.Type));
+  el(
+    ns,
+    name,
+    el(ns, 'ServerId', f.ServerId),
+    el(ns, 'ParentId', f.ParentId),
+    el(ns, 'DisplayName', f.DisplayName),
+    el(ns, 'Type', f.Type),
+  );
 
 /** Element order follows FolderSyncResponse.xsd: Count, Update*, Delete*, Add*. */
 export function buildFolderSyncResponse(r: FolderSyncResponse): WbxmlElement {
@@ -71,7 +78,11 @@ export function parseFolderCreateRequest(body: WbxmlElement | undefined): Folder
   };
 }
 
-export function buildFolderCreateResponse(r: { Status: number; SyncKey?: string; ServerId?: string }): WbxmlElement {
+export function buildFolderCreateResponse(r: {
+  Status: number;
+  SyncKey?: string;
+  ServerId?: string;
+}): WbxmlElement {
   return el(
     ns,
     'FolderCreate',
@@ -99,7 +110,12 @@ export function parseFolderUpdateRequest(body: WbxmlElement | undefined): Folder
 }
 
 export function buildFolderUpdateResponse(r: { Status: number; SyncKey?: string }): WbxmlElement {
-  return el(ns, 'FolderUpdate', el(ns, 'Status', r.Status), r.SyncKey !== undefined && el(ns, 'SyncKey', r.SyncKey));
+  return el(
+    ns,
+    'FolderUpdate',
+    el(ns, 'Status', r.Status),
+    r.SyncKey !== undefined && el(ns, 'SyncKey', r.SyncKey),
+  );
 }
 
 export interface FolderDeleteRequest {
@@ -113,6 +129,10 @@ export function parseFolderDeleteRequest(body: WbxmlElement | undefined): Folder
 }
 
 export function buildFolderDeleteResponse(r: { Status: number; SyncKey?: string }): WbxmlElement {
-  return el(ns, 'FolderDelete', el(ns, 'Status', r.Status), r.SyncKey !== undefined && el(ns, 'SyncKey', r.SyncKey));
+  return el(
+    ns,
+    'FolderDelete',
+    el(ns, 'Status', r.Status),
+    r.SyncKey !== undefined && el(ns, 'SyncKey', r.SyncKey),
+  );
 }
-

@@ -1,7 +1,11 @@
 // Provision (MS-ASPROV 2.2.2): the typed request and response, parsed from and built to the
 // element tree. The two-phase logic lives in src/commands/provision.ts.
 import { el, type WbxmlElement } from '../../wbxml/tree.js';
-import { parseDeviceInformation, buildDeviceInformationStatus, type DeviceInformation } from './device-information.js';
+import {
+  parseDeviceInformation,
+  buildDeviceInformationStatus,
+  type DeviceInformation,
+} from './device-information.js';
 import { child, children, expectRoot, integer, ProtocolError, text } from './read.js';
 
 /** MS-ASPROV 2.2.2.41: the policy format of protocol 12.0 and later. */
@@ -47,7 +51,8 @@ export function parseProvisionRequest(body: WbxmlElement | undefined): Provision
   const wipe = child(root, 'RemoteWipe', 'Provision');
   if (wipe !== undefined) request.remoteWipeStatus = integer(wipe, 'Status', 'Provision') ?? 1;
   const accountWipe = child(root, 'AccountOnlyRemoteWipe', 'Provision');
-  if (accountWipe !== undefined) request.accountOnlyRemoteWipeStatus = integer(accountWipe, 'Status', 'Provision') ?? 1;
+  if (accountWipe !== undefined)
+    request.accountOnlyRemoteWipeStatus = integer(accountWipe, 'Status', 'Provision') ?? 1;
 
   if (request.policy === undefined && wipe === undefined && accountWipe === undefined) {
     throw new ProtocolError('Provision request has neither Policies nor a wipe acknowledgement');

@@ -48,12 +48,14 @@ export function requireText(parent: WbxmlElement | undefined, name: string, ns?:
 export function integer(parent: WbxmlElement | undefined, name: string, ns?: string): number | undefined {
   const v = text(parent, name, ns);
   if (v === undefined) return undefined;
-  if (!/^\d{1,10}$/.test(v.trim())) throw new ProtocolError(`${name} must be an unsigned integer, not "${v}"`);
+  if (!/^\d{1,10}$/.test(v.trim()))
+    throw new ProtocolError(`${name} must be an unsigned integer, not "${v}"`);
   return Number(v.trim());
 }
 
 export function expectRoot(root: WbxmlElement | undefined, ns: string, name: string): WbxmlElement {
   if (root === undefined) throw new ProtocolError(`Missing ${name} request body`);
-  if (root.ns !== ns || root.name !== name) throw new ProtocolError(`Expected ${ns}:${name}, got ${root.ns}:${root.name}`);
+  if (root.ns !== ns || root.name !== name)
+    throw new ProtocolError(`Expected ${ns}:${name}, got ${root.ns}:${root.name}`);
   return root;
 }

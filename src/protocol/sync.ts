@@ -95,9 +95,19 @@ function parseCommands(e: WbxmlElement | undefined): ClientCommand[] {
     const data = (): WbxmlElement => child(c, 'ApplicationData', ns) ?? el(ns, 'ApplicationData');
     switch (c.name) {
       case 'Add':
-        return { kind: 'Add', ClientId: requireText(c, 'ClientId', ns), Class: text(c, 'Class', ns), ApplicationData: data() };
+        return {
+          kind: 'Add',
+          ClientId: requireText(c, 'ClientId', ns),
+          Class: text(c, 'Class', ns),
+          ApplicationData: data(),
+        };
       case 'Change':
-        return { kind: 'Change', ServerId: requireText(c, 'ServerId', ns), Class: text(c, 'Class', ns), ApplicationData: data() };
+        return {
+          kind: 'Change',
+          ServerId: requireText(c, 'ServerId', ns),
+          Class: text(c, 'Class', ns),
+          ApplicationData: data(),
+        };
       case 'Delete':
         return { kind: 'Delete', ServerId: requireText(c, 'ServerId', ns), Class: text(c, 'Class', ns) };
       case 'Fetch':
@@ -126,7 +136,8 @@ export function parseSyncRequest(body: WbxmlElement | undefined): SyncRequest {
   if (collections !== undefined) {
     request.collections = children(collections, 'Collection', ns).map((c) => {
       const syncKey = requireText(c, 'SyncKey', ns);
-      const getChanges = flag(text(c, 'GetChanges', ns)) ?? (has(c, 'GetChanges', ns) ? true : syncKey !== '0');
+      const getChanges =
+        flag(text(c, 'GetChanges', ns)) ?? (has(c, 'GetChanges', ns) ? true : syncKey !== '0');
       return {
         SyncKey: syncKey,
         CollectionId: requireText(c, 'CollectionId', ns),
@@ -176,9 +187,20 @@ function buildServerCommand(c: ServerCommand): WbxmlElement {
   switch (c.kind) {
     case 'Add':
     case 'Change':
-      return el(ns, c.kind, c.Class !== undefined && el(ns, 'Class', c.Class), el(ns, 'ServerId', c.ServerId), el(ns, 'ApplicationData', c.ApplicationData));
+      return el(
+        ns,
+        c.kind,
+        c.Class !== undefined && el(ns, 'Class', c.Class),
+        el(ns, 'ServerId', c.ServerId),
+        el(ns, 'ApplicationData', c.ApplicationData),
+      );
     case 'Delete':
-      return el(ns, 'Delete', c.Class !== undefined && el(ns, 'Class', c.Class), el(ns, 'ServerId', c.ServerId));
+      return el(
+        ns,
+        'Delete',
+        c.Class !== undefined && el(ns, 'Class', c.Class),
+        el(ns, 'ServerId', c.ServerId),
+      );
     case 'SoftDelete':
       return el(ns, 'SoftDelete', el(ns, 'ServerId', c.ServerId));
   }
@@ -196,7 +218,13 @@ function buildCommandResponse(r: CommandResponse): WbxmlElement {
         el(ns, 'Status', r.Status),
       );
     case 'Change':
-      return el(ns, 'Change', r.Class !== undefined && el(ns, 'Class', r.Class), el(ns, 'ServerId', r.ServerId), el(ns, 'Status', r.Status));
+      return el(
+        ns,
+        'Change',
+        r.Class !== undefined && el(ns, 'Class', r.Class),
+        el(ns, 'ServerId', r.ServerId),
+        el(ns, 'Status', r.Status),
+      );
     case 'Delete':
       return el(ns, 'Delete', el(ns, 'ServerId', r.ServerId), el(ns, 'Status', r.Status));
     case 'Fetch':

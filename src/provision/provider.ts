@@ -19,7 +19,10 @@ export interface PolicyProvider {
 }
 
 /** The engine's view of the admin's policy file (src/provision/policy.ts). */
-export function policyProvider(policy: Policy, opts: { required?: boolean; allowPartialCompliance?: boolean } = {}): PolicyProvider {
+export function policyProvider(
+  policy: Policy,
+  opts: { required?: boolean; allowPartialCompliance?: boolean } = {},
+): PolicyProvider {
   const hash = policyHash(policy);
   const docs = new Map<ProtocolVersion, WbxmlElement>();
   return {

@@ -9,7 +9,13 @@ import type { BodyPreference as ModelBodyPreference, ItemClass, TypedItem } from
 import type { ProtocolVersion } from '../commands/types.js';
 import { absentProperties, encodeItem, parseItem } from '../protocol/items/index.js';
 import { ProtocolError } from '../protocol/read.js';
-import type { ClientCommand, CommandResponse, ServerCommand, SyncCollectionRequest, SyncOptions } from '../protocol/sync.js';
+import type {
+  ClientCommand,
+  CommandResponse,
+  ServerCommand,
+  SyncCollectionRequest,
+  SyncOptions,
+} from '../protocol/sync.js';
 import { applyChanges, diffStamps, type Change } from './differ.js';
 
 /** What is stored per collection and sync key. */
@@ -58,17 +64,33 @@ export function optionsFor(req: SyncCollectionRequest, cls: ItemClass): SyncOpti
   return req.options.find((o) => o.Class === undefined || o.Class === cls) ?? req.options[0];
 }
 
-function readOptions(o: SyncOptions | undefined): { bodyPreferences: ModelBodyPreference[]; MIMESupport?: 0 | 1 | 2 } {
+function readOptions(o: SyncOptions | undefined): {
+  bodyPreferences: ModelBodyPreference[];
+  MIMESupport?: 0 | 1 | 2;
+} {
   const prefs = (o?.BodyPreference ?? [])
     .filter((p) => p.Type >= 1 && p.Type <= 4)
     .map((p) => ({ ...p, Type: p.Type as ModelBodyPreference['Type'] }));
   const mime = o?.MIMESupport;
-  return mime === 0 || mime === 1 || mime === 2 ? { bodyPreferences: prefs, MIMESupport: mime } : { bodyPreferences: prefs };
+  return mime === 0 || mime === 1 || mime === 2
+    ? { bodyPreferences: prefs, MIMESupport: mime }
+    : { bodyPreferences: prefs };
 }
 
 /** MS-ASCMD 2.2.3.70.1 FilterType → the oldest date to sync (0 = everything; 8 incomplete tasks). */
-export function filterSince(filterType: number | undefined, cls: ItemClass, now = Date.now()): Date | undefined {
-  if (filterType === undefined || filterType === 0 || cls === 'Contacts' || cls === 'Notes' || cls === 'Tasks') return undefined;
+export function filterSince(
+  filterType: number | undefined,
+  cls: ItemClass,
+  now = Date.now(),
+): Date | undefined {
+  if (
+    filterType === undefined ||
+    filterType === 0 ||
+    cls === 'Contacts' ||
+    cls === 'Notes' ||
+    cls === 'Tasks'
+  )
+    return undefined;
   const days = [0, 1, 3, 7, 14, 30, 90, 180][filterType];
   return days === undefined || days === 0 ? undefined : new Date(now - days * 86_400_000);
 }
@@ -77,11 +99,15 @@ const serverIdOf = (collectionId: string, itemId: string): string => `${collecti
 
 function itemIdOf(collectionId: string, serverId: string): string | undefined {
   const prefix = `${collectionId}:`;
-  return serverId.startsWith(prefix) && serverId.length > prefix.length ? serverId.slice(prefix.length) : undefined;
+  return serverId.startsWith(prefix) && serverId.length > prefix.length
+    ? serverId.slice(prefix.length)
+    : undefined;
 }
 
 /** Runs a backend call; a failure becomes the Sync Status of that one operation. */
-async function attempt<T>(fn: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; status: number }> {
+async function attempt<T>(
+  fn: () => Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; status: number }> {
   try {
     return { ok: true, value: await fn() };
   } catch (err) {
@@ -114,12 +140,22 @@ export async function applyClientCommands(
       const prior = alreadyAdded?.get(c.ClientId);
       if (prior !== undefined) {
         state.clientIds.set(c.ClientId, prior);
-        responses.push({ kind: 'Add', ClientId: c.ClientId, ServerId: serverIdOf(cx.collectionId, prior), Status: SyncStatus.Success });
+        responses.push({
+          kind: 'Add',
+          ClientId: c.ClientId,
+          ServerId: serverIdOf(cx.collectionId, prior),
+          Status: SyncStatus.Success,
+        });
         continue;
       }
       const r = await attempt(async () => {
         const parsed = parseItem(cls, c.ApplicationData, itemCtx);
-        return cx.backend.createItem(cx.account, cx.folderId, { class: cls, item: parsed.item } as TypedItem, cx.signal);
+        return cx.backend.createItem(
+          cx.account,
+          cx.folderId,
+          { class: cls, item: parsed.item } as TypedItem,
+          cx.signal,
+        );
       });
       if (!r.ok) {
         responses.push({ kind: 'Add', ClientId: c.ClientId, Status: r.status });
@@ -127,7 +163,12 @@ export async function applyClientCommands(
       }
       state.known.set(r.value.id, r.value.version);
       state.clientIds.set(c.ClientId, r.value.id);
-      responses.push({ kind: 'Add', ClientId: c.ClientId, ServerId: serverIdOf(cx.collectionId, r.value.id), Status: SyncStatus.Success });
+      responses.push({
+        kind: 'Add',
+        ClientId: c.ClientId,
+        ServerId: serverIdOf(cx.collectionId, r.value.id),
+        Status: SyncStatus.Success,
+      });
     } else if (c.kind === 'Change') {
       const id = itemIdOf(cx.collectionId, c.ServerId);
       if (id === undefined) {
@@ -139,10 +180,17 @@ export async function applyClientCommands(
         let item: object = parsed.item;
         if (cls !== 'Email') {
           // A Change replaces the item, except what the client ghosts (MS-ASCMD 2.2.3.179).
-          const [current] = await cx.backend.getItems(cx.account, cx.folderId, [id], { bodyPreferences: [] }, cx.signal);
+          const [current] = await cx.backend.getItems(
+            cx.account,
+            cx.folderId,
+            [id],
+            { bodyPreferences: [] },
+            cx.signal,
+          );
           if (current !== undefined) {
             const merged: Record<string, unknown> = { ...(current.item as object), ...parsed.item };
-            for (const p of absentProperties(cls, parsed, { ...itemCtx, supported: state.supported })) delete merged[p];
+            for (const p of absentProperties(cls, parsed, { ...itemCtx, supported: state.supported }))
+              delete merged[p];
             for (const p of parsed.cleared) delete merged[p];
             item = merged;
           }
@@ -170,23 +218,36 @@ export async function applyClientCommands(
       }
       const r = await attempt(async () => {
         const trash = req.DeletesAsMoves && cls === 'Email' ? await cx.trashFolderId?.() : undefined;
-        if (trash !== undefined && trash !== cx.folderId) await cx.backend.moveItem(cx.account, cx.folderId, id, trash, cx.signal);
+        if (trash !== undefined && trash !== cx.folderId)
+          await cx.backend.moveItem(cx.account, cx.folderId, id, trash, cx.signal);
         else await cx.backend.deleteItem(cx.account, cx.folderId, id, {}, cx.signal);
       });
       state.known.delete(id);
       // MS-ASCMD 2.2.3.154: only failed deletions get a response; a vanished item is gone anyway.
-      if (!r.ok && r.status !== SyncStatus.ObjectNotFound) responses.push({ kind: 'Delete', ServerId: c.ServerId, Status: r.status });
+      if (!r.ok && r.status !== SyncStatus.ObjectNotFound)
+        responses.push({ kind: 'Delete', ServerId: c.ServerId, Status: r.status });
     } else {
       const id = itemIdOf(cx.collectionId, c.ServerId);
       const r = await attempt(() =>
-        id === undefined ? Promise.resolve([]) : cx.backend.getItems(cx.account, cx.folderId, [id], readOptions(options), cx.signal),
+        id === undefined
+          ? Promise.resolve([])
+          : cx.backend.getItems(cx.account, cx.folderId, [id], readOptions(options), cx.signal),
       );
       const record = r.ok ? r.value[0] : undefined;
       if (record === undefined) {
-        responses.push({ kind: 'Fetch', ServerId: c.ServerId, Status: r.ok ? SyncStatus.ObjectNotFound : r.status });
+        responses.push({
+          kind: 'Fetch',
+          ServerId: c.ServerId,
+          Status: r.ok ? SyncStatus.ObjectNotFound : r.status,
+        });
         continue;
       }
-      responses.push({ kind: 'Fetch', ServerId: c.ServerId, Status: SyncStatus.Success, ApplicationData: encodeItem(record, itemCtx) });
+      responses.push({
+        kind: 'Fetch',
+        ServerId: c.ServerId,
+        Status: SyncStatus.Success,
+        ApplicationData: encodeItem(record, itemCtx),
+      });
     }
   }
   return responses;
@@ -201,7 +262,9 @@ export async function collectServerChanges(
 ): Promise<{ commands: ServerCommand[]; moreAvailable: boolean } | { status: number }> {
   const options = optionsFor(req, state.class);
   const since = filterSince(state.filterType, state.class);
-  const listed = await attempt(() => cx.backend.listStamps(cx.account, cx.folderId, since === undefined ? {} : { since }, cx.signal));
+  const listed = await attempt(() =>
+    cx.backend.listStamps(cx.account, cx.folderId, since === undefined ? {} : { since }, cx.signal),
+  );
   if (!listed.ok) return { status: listed.status };
   const changes = diffStamps(state.known, listed.value);
   const window = changes.slice(0, windowSize);
@@ -209,7 +272,9 @@ export async function collectServerChanges(
   const read =
     wanted.length === 0
       ? { ok: true as const, value: [] }
-      : await attempt(() => cx.backend.getItems(cx.account, cx.folderId, wanted, readOptions(options), cx.signal));
+      : await attempt(() =>
+          cx.backend.getItems(cx.account, cx.folderId, wanted, readOptions(options), cx.signal),
+        );
   if (!read.ok) return { status: read.status };
   const byId = new Map(read.value.map((r) => [r.id, r]));
 
@@ -226,7 +291,11 @@ export async function collectServerChanges(
     const record = byId.get(c.id);
     // Gone between listing and reading: the next round sees it as a delete (or never sent it).
     if (record === undefined) continue;
-    commands.push({ kind: c.kind === 'add' ? 'Add' : 'Change', ServerId: serverId, ApplicationData: encodeItem(record, itemCtx) });
+    commands.push({
+      kind: c.kind === 'add' ? 'Add' : 'Change',
+      ServerId: serverId,
+      ApplicationData: encodeItem(record, itemCtx),
+    });
     sent.push({ ...c, version: record.version });
   }
   applyChanges(state.known, sent);
@@ -236,6 +305,11 @@ export async function collectServerChanges(
 /** How many changes are waiting (GetItemEstimate, and Ping's "is there anything?"). */
 export async function estimateChanges(cx: CollectionContext, state: CollectionState): Promise<number> {
   const since = filterSince(state.filterType, state.class);
-  const stamps = await cx.backend.listStamps(cx.account, cx.folderId, since === undefined ? {} : { since }, cx.signal);
+  const stamps = await cx.backend.listStamps(
+    cx.account,
+    cx.folderId,
+    since === undefined ? {} : { since },
+    cx.signal,
+  );
   return diffStamps(state.known, stamps).length;
 }

@@ -7,7 +7,10 @@ export interface Stamp {
   version: string;
 }
 
-export type Change = { kind: 'add'; id: string; version: string } | { kind: 'change'; id: string; version: string } | { kind: 'delete'; id: string };
+export type Change =
+  | { kind: 'add'; id: string; version: string }
+  | { kind: 'change'; id: string; version: string }
+  | { kind: 'delete'; id: string };
 
 /**
  * Changes that take a device from `known` (id → version it holds) to `current`. Adds come in

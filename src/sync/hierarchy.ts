@@ -7,7 +7,12 @@ import type { ItemClass } from '../backend/model.js';
 import type { FolderSnapshot } from '../state/sync-state.js';
 import type { FolderIdMap } from '../state/sync-state.js';
 
-export async function currentFolders(backend: Backend, account: Account, ids: FolderIdMap, signal: AbortSignal): Promise<FolderSnapshot[]> {
+export async function currentFolders(
+  backend: Backend,
+  account: Account,
+  ids: FolderIdMap,
+  signal: AbortSignal,
+): Promise<FolderSnapshot[]> {
   const folders = await backend.listFolders(account, signal);
   return folders.map((f) => ({
     ServerId: ids.assign(f.id),
@@ -23,14 +28,18 @@ export interface HierarchyDiff {
   delete: string[];
 }
 
-export function diffFolders(known: readonly FolderSnapshot[], current: readonly FolderSnapshot[]): HierarchyDiff {
+export function diffFolders(
+  known: readonly FolderSnapshot[],
+  current: readonly FolderSnapshot[],
+): HierarchyDiff {
   const before = new Map(known.map((f) => [f.ServerId, f]));
   const after = new Set(current.map((f) => f.ServerId));
   const diff: HierarchyDiff = { add: [], update: [], delete: [] };
   for (const f of current) {
     const old = before.get(f.ServerId);
     if (old === undefined) diff.add.push(f);
-    else if (old.DisplayName !== f.DisplayName || old.ParentId !== f.ParentId || old.Type !== f.Type) diff.update.push(f);
+    else if (old.DisplayName !== f.DisplayName || old.ParentId !== f.ParentId || old.Type !== f.Type)
+      diff.update.push(f);
   }
   for (const f of known) if (!after.has(f.ServerId)) diff.delete.push(f.ServerId);
   return diff;

@@ -11,7 +11,8 @@ beforeAll(async () => {
 });
 afterAll(async () => engine?.close());
 
-const folderSync = (key: string): string => `<FolderSync xmlns="FolderHierarchy:"><SyncKey>${key}</SyncKey></FolderSync>`;
+const folderSync = (key: string): string =>
+  `<FolderSync xmlns="FolderHierarchy:"><SyncKey>${key}</SyncKey></FolderSync>`;
 
 interface Entry {
   ServerId: string;
@@ -40,7 +41,8 @@ describe('FolderSync', () => {
     expect(key).not.toBe('0');
     const byType = new Map(folders.map((f) => [f.Type, f.DisplayName]));
     // MS-ASCMD 2.2.3.186.3: 2 Inbox, 3 Drafts, 4 Deleted, 5 Sent, 6 Outbox, 7 Tasks, 8 Calendar, 9 Contacts, 10 Notes
-    for (const t of ['2', '3', '4', '5', '6', '7', '8', '9', '10']) expect(byType.has(t), `type ${t}`).toBe(true);
+    for (const t of ['2', '3', '4', '5', '6', '7', '8', '9', '10'])
+      expect(byType.has(t), `type ${t}`).toBe(true);
     expect(new Set(folders.map((f) => f.ServerId)).size).toBe(folders.length);
     expect(folders.every((f) => f.ServerId.length <= 64 && f.ParentId === '0')).toBe(true);
   });
@@ -60,7 +62,13 @@ describe('FolderSync', () => {
     const key1 = findText(first.doc, 'SyncKey')!;
     // A folder appears on the server; the client syncs but "loses" the answer and repeats.
     const account = await engine.account();
-    await engine.backend.folders!.createFolder(account, null, `Replay ${Date.now()}`, 'Email', AbortSignal.timeout(5000));
+    await engine.backend.folders!.createFolder(
+      account,
+      null,
+      `Replay ${Date.now()}`,
+      'Email',
+      AbortSignal.timeout(5000),
+    );
     const lost = await c.command('FolderSync', folderSync(key1));
     const again = await c.command('FolderSync', folderSync(key1));
     expect(again.raw.equals(lost.raw)).toBe(true);
@@ -83,13 +91,24 @@ describe('FolderSync', () => {
     const { key } = await initial(c);
     const account = await engine.account();
     const signal = AbortSignal.timeout(5000);
-    const a = await engine.backend.folders!.createFolder(account, null, `Projects ${Date.now()}`, 'Email', signal);
+    const a = await engine.backend.folders!.createFolder(
+      account,
+      null,
+      `Projects ${Date.now()}`,
+      'Email',
+      signal,
+    );
     const added = await c.command('FolderSync', folderSync(key));
     await validateEasResponse(added.doc!, 'FolderSync');
     const [entry] = entries(added.doc, 'Add');
     expect(entry).toMatchObject({ DisplayName: a.displayName, Type: '12', ParentId: '0' });
 
-    await engine.backend.folders!.updateFolder(account, a.id, { displayName: 'Renamed', parentId: null }, signal);
+    await engine.backend.folders!.updateFolder(
+      account,
+      a.id,
+      { displayName: 'Renamed', parentId: null },
+      signal,
+    );
     const renamed = await c.command('FolderSync', folderSync(findText(added.doc, 'SyncKey')!));
     expect(entries(renamed.doc, 'Update')).toEqual([{ ...entry, DisplayName: 'Renamed' }]);
 
@@ -124,7 +143,10 @@ describe('FolderCreate, FolderUpdate, FolderDelete', () => {
     const c = await engine.client();
     const { key } = await initial(c);
     const name = `Receipts ${Date.now()}`;
-    const created = await c.command('FolderCreate', `<FolderCreate xmlns="FolderHierarchy:"><SyncKey>${key}</SyncKey><ParentId>0</ParentId><DisplayName>${name}</DisplayName><Type>12</Type></FolderCreate>`);
+    const created = await c.command(
+      'FolderCreate',
+      `<FolderCreate xmlns="FolderHierarchy:"><SyncKey>${key}</SyncKey><ParentId>0</ParentId><DisplayName>${name}</DisplayName><Type>12</Type></FolderCreate>`,
+    );
     await validateEasResponse(created.doc!, 'FolderCreate');
     expect(findText(created.doc, 'Status')).toBe('1');
     const serverId = findText(created.doc, 'ServerId')!;
@@ -136,12 +158,18 @@ describe('FolderCreate, FolderUpdate, FolderDelete', () => {
     const echo = await c.command('FolderSync', folderSync(key2));
     expect(findText(echo.doc, 'Count')).toBe('0');
 
-    const updated = await c.command('FolderUpdate', `<FolderUpdate xmlns="FolderHierarchy:"><SyncKey>${key2}</SyncKey><ServerId>${serverId}</ServerId><ParentId>0</ParentId><DisplayName>${name} (old)</DisplayName></FolderUpdate>`);
+    const updated = await c.command(
+      'FolderUpdate',
+      `<FolderUpdate xmlns="FolderHierarchy:"><SyncKey>${key2}</SyncKey><ServerId>${serverId}</ServerId><ParentId>0</ParentId><DisplayName>${name} (old)</DisplayName></FolderUpdate>`,
+    );
     await validateEasResponse(updated.doc!, 'FolderUpdate');
     expect(findText(updated.doc, 'Status')).toBe('1');
     const key3 = findText(updated.doc, 'SyncKey')!;
 
-    const deleted = await c.command('FolderDelete', `<FolderDelete xmlns="FolderHierarchy:"><SyncKey>${key3}</SyncKey><ServerId>${serverId}</ServerId></FolderDelete>`);
+    const deleted = await c.command(
+      'FolderDelete',
+      `<FolderDelete xmlns="FolderHierarchy:"><SyncKey>${key3}</SyncKey><ServerId>${serverId}</ServerId></FolderDelete>`,
+    );
     await validateEasResponse(deleted.doc!, 'FolderDelete');
     expect(findText(deleted.doc, 'Status')).toBe('1');
     const after = await engine.backend.listFolders(await engine.account(), AbortSignal.timeout(5000));
@@ -149,12 +177,48 @@ describe('FolderCreate, FolderUpdate, FolderDelete', () => {
   });
 
   it.each([
-    ['a stale key', (k: string) => `<FolderCreate xmlns="FolderHierarchy:"><SyncKey>${k}x</SyncKey><ParentId>0</ParentId><DisplayName>X</DisplayName><Type>12</Type></FolderCreate>`, 'FolderCreate', '9'],
-    ['an unknown parent', (k: string) => `<FolderCreate xmlns="FolderHierarchy:"><SyncKey>${k}</SyncKey><ParentId>999</ParentId><DisplayName>X</DisplayName><Type>12</Type></FolderCreate>`, 'FolderCreate', '5'],
-    ['a type that cannot be created', (k: string) => `<FolderCreate xmlns="FolderHierarchy:"><SyncKey>${k}</SyncKey><ParentId>0</ParentId><DisplayName>X</DisplayName><Type>2</Type></FolderCreate>`, 'FolderCreate', '10'],
-    ['a missing DisplayName', (k: string) => `<FolderCreate xmlns="FolderHierarchy:"><SyncKey>${k}</SyncKey><ParentId>0</ParentId><Type>12</Type></FolderCreate>`, 'FolderCreate', '10'],
-    ['an unknown folder', (k: string) => `<FolderDelete xmlns="FolderHierarchy:"><SyncKey>${k}</SyncKey><ServerId>999</ServerId></FolderDelete>`, 'FolderDelete', '4'],
-    ['renaming an unknown folder', (k: string) => `<FolderUpdate xmlns="FolderHierarchy:"><SyncKey>${k}</SyncKey><ServerId>999</ServerId><ParentId>0</ParentId><DisplayName>Y</DisplayName></FolderUpdate>`, 'FolderUpdate', '4'],
+    [
+      'a stale key',
+      (k: string) =>
+        `<FolderCreate xmlns="FolderHierarchy:"><SyncKey>${k}x</SyncKey><ParentId>0</ParentId><DisplayName>X</DisplayName><Type>12</Type></FolderCreate>`,
+      'FolderCreate',
+      '9',
+    ],
+    [
+      'an unknown parent',
+      (k: string) =>
+        `<FolderCreate xmlns="FolderHierarchy:"><SyncKey>${k}</SyncKey><ParentId>999</ParentId><DisplayName>X</DisplayName><Type>12</Type></FolderCreate>`,
+      'FolderCreate',
+      '5',
+    ],
+    [
+      'a type that cannot be created',
+      (k: string) =>
+        `<FolderCreate xmlns="FolderHierarchy:"><SyncKey>${k}</SyncKey><ParentId>0</ParentId><DisplayName>X</DisplayName><Type>2</Type></FolderCreate>`,
+      'FolderCreate',
+      '10',
+    ],
+    [
+      'a missing DisplayName',
+      (k: string) =>
+        `<FolderCreate xmlns="FolderHierarchy:"><SyncKey>${k}</SyncKey><ParentId>0</ParentId><Type>12</Type></FolderCreate>`,
+      'FolderCreate',
+      '10',
+    ],
+    [
+      'an unknown folder',
+      (k: string) =>
+        `<FolderDelete xmlns="FolderHierarchy:"><SyncKey>${k}</SyncKey><ServerId>999</ServerId></FolderDelete>`,
+      'FolderDelete',
+      '4',
+    ],
+    [
+      'renaming an unknown folder',
+      (k: string) =>
+        `<FolderUpdate xmlns="FolderHierarchy:"><SyncKey>${k}</SyncKey><ServerId>999</ServerId><ParentId>0</ParentId><DisplayName>Y</DisplayName></FolderUpdate>`,
+      'FolderUpdate',
+      '4',
+    ],
   ])('answers %s with its Status', async (_name, body, command, status) => {
     const c = await engine.client();
     const { key } = await initial(c);
@@ -167,7 +231,10 @@ describe('FolderCreate, FolderUpdate, FolderDelete', () => {
     const c = await engine.client();
     const { key, folders } = await initial(c);
     const inbox = folders.find((f) => f.Type === '2')!;
-    const res = await c.command('FolderDelete', `<FolderDelete xmlns="FolderHierarchy:"><SyncKey>${key}</SyncKey><ServerId>${inbox.ServerId}</ServerId></FolderDelete>`);
+    const res = await c.command(
+      'FolderDelete',
+      `<FolderDelete xmlns="FolderHierarchy:"><SyncKey>${key}</SyncKey><ServerId>${inbox.ServerId}</ServerId></FolderDelete>`,
+    );
     expect(findText(res.doc, 'Status')).toBe('3');
   });
 });

@@ -20,12 +20,18 @@ const policy: PolicyProvider = {
   hash: 'policy-v1',
   allowPartialCompliance: true,
   provisionDoc: () =>
-    el('Provision', 'EASProvisionDoc', el('Provision', 'DevicePasswordEnabled', '1'), el('Provision', 'MinDevicePasswordLength', '4')),
+    el(
+      'Provision',
+      'EASProvisionDoc',
+      el('Provision', 'DevicePasswordEnabled', '1'),
+      el('Provision', 'MinDevicePasswordLength', '4'),
+    ),
   access: ({ deviceType }) => (deviceType === 'BlockedPhone' ? 'blocked' : 'allowed'),
 };
 
 const folderSync = '<FolderSync xmlns="FolderHierarchy:"><SyncKey>0</SyncKey></FolderSync>';
-const phase1 = '<Provision xmlns="Provision:"><Policies><Policy><PolicyType>MS-EAS-Provisioning-WBXML</PolicyType></Policy></Policies></Provision>';
+const phase1 =
+  '<Provision xmlns="Provision:"><Policies><Policy><PolicyType>MS-EAS-Provisioning-WBXML</PolicyType></Policy></Policies></Provision>';
 const phase2 = (key: number, status = 1): string =>
   `<Provision xmlns="Provision:"><Policies><Policy><PolicyType>MS-EAS-Provisioning-WBXML</PolicyType><PolicyKey>${key}</PolicyKey><Status>${status}</Status></Policy></Policies></Provision>`;
 
@@ -33,12 +39,20 @@ beforeAll(async () => {
   state = await openStateStore({ url: 'sqlite://:memory:', dataDir: '/nonexistent' });
   app = await buildServer<AccountInfo>({
     logger: false,
-    authenticate: async (user, password) => (password === 'pw' ? { user, email: `${user}@example.com` } : null),
+    authenticate: async (user, password) =>
+      password === 'pw' ? { user, email: `${user}@example.com` } : null,
     gate: createGate({ state, policy }),
     handlers: {
       Provision: createProvisionHandler({ state, policy }),
       // A stand-in command behind the gate: the gate is what is under test here.
-      FolderSync: async () => ({ body: el('FolderHierarchy', 'FolderSync', el('FolderHierarchy', 'Status', '1'), el('FolderHierarchy', 'SyncKey', '1')) }),
+      FolderSync: async () => ({
+        body: el(
+          'FolderHierarchy',
+          'FolderSync',
+          el('FolderHierarchy', 'Status', '1'),
+          el('FolderHierarchy', 'SyncKey', '1'),
+        ),
+      }),
     },
   });
 });
@@ -52,12 +66,15 @@ const client = (opts: Partial<ConstructorParameters<typeof EasTestClient>[1]> = 
   EasTestClient.inject(app, { user: 'alice', password: 'pw', deviceId: `DEV${++n}`, ...opts });
 
 describe('the gate before provisioning', () => {
-  it.each(['14.0', '14.1', '16.0', '16.1'])('answers %s with Status 142 in the command document', async (version) => {
-    const res = await client({ version }).command('FolderSync', folderSync);
-    expect(res.status).toBe(200);
-    expect(findText(res.doc, 'Status')).toBe('142');
-    await validateEasResponse(res.doc!, 'FolderSync');
-  });
+  it.each(['14.0', '14.1', '16.0', '16.1'])(
+    'answers %s with Status 142 in the command document',
+    async (version) => {
+      const res = await client({ version }).command('FolderSync', folderSync);
+      expect(res.status).toBe(200);
+      expect(findText(res.doc, 'Status')).toBe('142');
+      await validateEasResponse(res.doc!, 'FolderSync');
+    },
+  );
 
   it.each(['12.0', '12.1'])('answers %s with HTTP 449', async (version) => {
     const res = await client({ version }).command('FolderSync', folderSync);
@@ -90,7 +107,11 @@ describe('two-phase provisioning (MS-ASPROV 3.2.5.1)', () => {
     const final = Number(findText(second.doc, 'PolicyKey'));
     expect(final).toBeGreaterThan(0);
     expect(final).not.toBe(temp);
-    expect(second.doc?.children.find((e) => e.name === 'Policies')?.children[0]?.children.some((e) => e.name === 'Data')).toBe(false);
+    expect(
+      second.doc?.children
+        .find((e) => e.name === 'Policies')
+        ?.children[0]?.children.some((e) => e.name === 'Data'),
+    ).toBe(false);
 
     const ok = await c.command('FolderSync', folderSync, { policyKey: final });
     expect(findText(ok.doc, 'Status')).toBe('1');
@@ -134,13 +155,19 @@ describe('two-phase provisioning (MS-ASPROV 3.2.5.1)', () => {
   });
 
   it('answers an unknown PolicyType with Policy Status 3', async () => {
-    const res = await client().command('Provision', phase1.replace('MS-EAS-Provisioning-WBXML', 'MS-WAP-Provisioning-XML'));
+    const res = await client().command(
+      'Provision',
+      phase1.replace('MS-EAS-Provisioning-WBXML', 'MS-WAP-Provisioning-XML'),
+    );
     const policyEl = res.doc?.children.find((e) => e.name === 'Policies')?.children[0];
     expect(policyEl?.children.find((e) => e.name === 'Status')?.value).toBe('3');
   });
 
   it.each([
-    ['two Policy elements', '<Provision xmlns="Provision:"><Policies><Policy><PolicyType>a</PolicyType></Policy><Policy><PolicyType>b</PolicyType></Policy></Policies></Provision>'],
+    [
+      'two Policy elements',
+      '<Provision xmlns="Provision:"><Policies><Policy><PolicyType>a</PolicyType></Policy><Policy><PolicyType>b</PolicyType></Policy></Policies></Provision>',
+    ],
     ['no Policies', '<Provision xmlns="Provision:"/>'],
     ['a non-numeric key', phase1.replace('</PolicyType>', '</PolicyType><PolicyKey>abc</PolicyKey>')],
   ])('answers %s with Status 2', async (_name, body) => {
@@ -157,7 +184,12 @@ describe('two-phase provisioning (MS-ASPROV 3.2.5.1)', () => {
     await validateEasResponse(res.doc!, 'Provision');
     expect(res.doc?.children[0]?.name).toBe('DeviceInformation');
     const record = await getDevice(state.device('alice', c.opts.deviceId));
-    expect(record).toMatchObject({ model: 'iPhone15,2', imei: '356938035643809', os: 'iOS 17.1', friendlyName: "Alice's phone" });
+    expect(record).toMatchObject({
+      model: 'iPhone15,2',
+      imei: '356938035643809',
+      os: 'iOS 17.1',
+      friendlyName: "Alice's phone",
+    });
   });
 });
 
@@ -170,14 +202,20 @@ describe('policy keys', () => {
       logger: false,
       authenticate: async (user) => ({ user, email: user }),
       gate: createGate({ state, policy: changed }),
-      handlers: { FolderSync: async () => ({ body: el('FolderHierarchy', 'FolderSync', el('FolderHierarchy', 'Status', '1')) }) },
+      handlers: {
+        FolderSync: async () => ({
+          body: el('FolderHierarchy', 'FolderSync', el('FolderHierarchy', 'Status', '1')),
+        }),
+      },
     });
-    const res = await EasTestClient.inject(other, c.opts).command('FolderSync', folderSync, { policyKey: key });
+    const res = await EasTestClient.inject(other, c.opts).command('FolderSync', folderSync, {
+      policyKey: key,
+    });
     expect(findText(res.doc, 'Status')).toBe('143');
     await other.close();
   });
 
-  it('refuses a key that is not the device\'s own (144), and one user\'s key for another user', async () => {
+  it("refuses a key that is not the device's own (144), and one user's key for another user", async () => {
     const c = client();
     const key = await c.provision();
     const res = await c.command('FolderSync', folderSync, { policyKey: key + 1 });
@@ -193,7 +231,10 @@ describe('device access and remote wipe', () => {
   it('refuses a blocked device type: Status 129 from 14.0, HTTP 403 before', async () => {
     const res = await client({ deviceType: 'BlockedPhone' }).command('FolderSync', folderSync);
     expect(findText(res.doc, 'Status')).toBe('129');
-    const old = await client({ deviceType: 'BlockedPhone', version: '12.1' }).command('FolderSync', folderSync);
+    const old = await client({ deviceType: 'BlockedPhone', version: '12.1' }).command(
+      'FolderSync',
+      folderSync,
+    );
     expect(old.status).toBe(403);
     const prov = await client({ deviceType: 'BlockedPhone' }).command('Provision', phase1);
     expect(findText(prov.doc, 'Status')).toBe('129');
@@ -213,7 +254,10 @@ describe('device access and remote wipe', () => {
     expect(wipe.doc?.children.some((e) => e.name === 'RemoteWipe')).toBe(true);
     expect((await getDevice(scope))?.wipe.state).toBe('sent');
 
-    const ack = await c.command('Provision', '<Provision xmlns="Provision:"><RemoteWipe><Status>1</Status></RemoteWipe></Provision>');
+    const ack = await c.command(
+      'Provision',
+      '<Provision xmlns="Provision:"><RemoteWipe><Status>1</Status></RemoteWipe></Provision>',
+    );
     await validateEasResponse(ack.doc!, 'Provision');
     expect((await getDevice(scope))?.wipe).toMatchObject({ state: 'acknowledged', ackStatus: 1 });
   });

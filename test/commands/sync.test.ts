@@ -23,14 +23,24 @@ async function folderOf(account: Account, role: string | null, cls = 'Email'): P
 }
 
 async function deliver(account: Account, subject: string): Promise<string> {
-  const mime = Buffer.from(`From: Bob <bob@example.com>\r\nTo: ${account.email}\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, '')}.${Date.now()}@example.com>\r\nDate: ${new Date().toUTCString()}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello ${subject}\r\n`);
-  const stamp = await engine.backend.createItem(account, await folderOf(account, 'inbox'), { class: 'Email', item: { Body: { Type: 4, Data: mime, EstimatedDataSize: mime.length } } }, signal());
+  const mime = Buffer.from(
+    `From: Bob <bob@example.com>\r\nTo: ${account.email}\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, '')}.${Date.now()}@example.com>\r\nDate: ${new Date().toUTCString()}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello ${subject}\r\n`,
+  );
+  const stamp = await engine.backend.createItem(
+    account,
+    await folderOf(account, 'inbox'),
+    { class: 'Email', item: { Body: { Type: 4, Data: mime, EstimatedDataSize: mime.length } } },
+    signal(),
+  );
   return stamp.id;
 }
 
 /** A client that has done FolderSync; returns the ServerId of a folder by Type. */
 async function withHierarchy(c: EasTestClient): Promise<(type: string) => string> {
-  const res = await c.command('FolderSync', '<FolderSync xmlns="FolderHierarchy:"><SyncKey>0</SyncKey></FolderSync>');
+  const res = await c.command(
+    'FolderSync',
+    '<FolderSync xmlns="FolderHierarchy:"><SyncKey>0</SyncKey></FolderSync>',
+  );
   const adds = findAll(res.doc, 'Add');
   return (type) => {
     const f = adds.find((a) => findText(a, 'Type') === type);
@@ -41,20 +51,34 @@ async function withHierarchy(c: EasTestClient): Promise<(type: string) => string
 
 const syncBody = (collectionId: string, key: string, inner = '', opts = ''): string =>
   `<Sync xmlns="AirSync:"><Collections><Collection><SyncKey>${key}</SyncKey><CollectionId>${collectionId}</CollectionId>${opts}${inner}</Collection></Collections></Sync>`;
-const bodyPref = '<Options><BodyPreference xmlns="AirSyncBase:"><Type>1</Type><TruncationSize>200</TruncationSize></BodyPreference></Options>';
+const bodyPref =
+  '<Options><BodyPreference xmlns="AirSyncBase:"><Type>1</Type><TruncationSize>200</TruncationSize></BodyPreference></Options>';
 
-async function sync(c: EasTestClient, body: string): Promise<{ doc?: WbxmlElement; key?: string; status: number; raw: Buffer }> {
+async function sync(
+  c: EasTestClient,
+  body: string,
+): Promise<{ doc?: WbxmlElement; key?: string; status: number; raw: Buffer }> {
   const res = await c.command('Sync', body);
   if (res.doc !== undefined) await validateEasResponse(res.doc, 'Sync');
   return { doc: res.doc, key: findText(res.doc, 'SyncKey'), status: res.status, raw: res.raw };
 }
 
 /** Initial sync of a collection: key 0, then the first window. */
-async function start(c: EasTestClient, collectionId: string, window = 100): Promise<{ doc?: WbxmlElement; key: string }> {
+async function start(
+  c: EasTestClient,
+  collectionId: string,
+  window = 100,
+): Promise<{ doc?: WbxmlElement; key: string }> {
   const init = await sync(c, syncBody(collectionId, '0'));
   expect(findText(init.doc, 'Status')).toBe('1');
   expect(findAll(init.doc, 'Add')).toHaveLength(0);
-  const first = await sync(c, syncBody(collectionId, init.key!, `<WindowSize>${window}</WindowSize>`, bodyPref).replace('<WindowSize>', '<GetChanges/><WindowSize>'));
+  const first = await sync(
+    c,
+    syncBody(collectionId, init.key!, `<WindowSize>${window}</WindowSize>`, bodyPref).replace(
+      '<WindowSize>',
+      '<GetChanges/><WindowSize>',
+    ),
+  );
   return { doc: first.doc, key: first.key ?? init.key! };
 }
 
@@ -79,13 +103,30 @@ describe('Sync: server to client', () => {
     const account = await engine.account();
     const account2 = account;
     // A folder of its own so other tests' mail does not count.
-    const folder = await engine.backend.folders!.createFolder(account2, null, `Window ${Date.now()}`, 'Email', signal());
+    const folder = await engine.backend.folders!.createFolder(
+      account2,
+      null,
+      `Window ${Date.now()}`,
+      'Email',
+      signal(),
+    );
     for (let i = 0; i < 12; i++) {
       const mime = Buffer.from(`Subject: w${i}\r\nFrom: a@example.com\r\n\r\nbody ${i}\r\n`);
-      await engine.backend.createItem(account, folder.id, { class: 'Email', item: { Body: { Type: 4, Data: mime, EstimatedDataSize: mime.length } } }, signal());
+      await engine.backend.createItem(
+        account,
+        folder.id,
+        { class: 'Email', item: { Body: { Type: 4, Data: mime, EstimatedDataSize: mime.length } } },
+        signal(),
+      );
     }
-    const res = await c.command('FolderSync', '<FolderSync xmlns="FolderHierarchy:"><SyncKey>0</SyncKey></FolderSync>');
-    const id = findText(findAll(res.doc, 'Add').find((a) => findText(a, 'DisplayName') === folder.displayName), 'ServerId')!;
+    const res = await c.command(
+      'FolderSync',
+      '<FolderSync xmlns="FolderHierarchy:"><SyncKey>0</SyncKey></FolderSync>',
+    );
+    const id = findText(
+      findAll(res.doc, 'Add').find((a) => findText(a, 'DisplayName') === folder.displayName),
+      'ServerId',
+    )!;
     let { doc, key } = await start(c, id, 5);
     const seen: string[] = [];
     const windows: number[] = [];
@@ -106,15 +147,44 @@ describe('Sync: server to client', () => {
   it('sends changes and deletions made on the server', async () => {
     const c = await engine.client();
     const account = await engine.account();
-    const folder = await engine.backend.folders!.createFolder(account, null, `Changes ${Date.now()}`, 'Email', signal());
+    const folder = await engine.backend.folders!.createFolder(
+      account,
+      null,
+      `Changes ${Date.now()}`,
+      'Email',
+      signal(),
+    );
     const mime = Buffer.from('Subject: flag me\r\nFrom: a@example.com\r\n\r\nx\r\n');
-    const a = await engine.backend.createItem(account, folder.id, { class: 'Email', item: { Body: { Type: 4, Data: mime, EstimatedDataSize: mime.length } } }, signal());
-    const b = await engine.backend.createItem(account, folder.id, { class: 'Email', item: { Body: { Type: 4, Data: mime, EstimatedDataSize: mime.length } } }, signal());
-    const res = await c.command('FolderSync', '<FolderSync xmlns="FolderHierarchy:"><SyncKey>0</SyncKey></FolderSync>');
-    const id = findText(findAll(res.doc, 'Add').find((x) => findText(x, 'DisplayName') === folder.displayName), 'ServerId')!;
+    const a = await engine.backend.createItem(
+      account,
+      folder.id,
+      { class: 'Email', item: { Body: { Type: 4, Data: mime, EstimatedDataSize: mime.length } } },
+      signal(),
+    );
+    const b = await engine.backend.createItem(
+      account,
+      folder.id,
+      { class: 'Email', item: { Body: { Type: 4, Data: mime, EstimatedDataSize: mime.length } } },
+      signal(),
+    );
+    const res = await c.command(
+      'FolderSync',
+      '<FolderSync xmlns="FolderHierarchy:"><SyncKey>0</SyncKey></FolderSync>',
+    );
+    const id = findText(
+      findAll(res.doc, 'Add').find((x) => findText(x, 'DisplayName') === folder.displayName),
+      'ServerId',
+    )!;
     const { key } = await start(c, id);
 
-    await engine.backend.updateItem(account, folder.id, a.id, { class: 'Email', item: { Read: true } }, {}, signal());
+    await engine.backend.updateItem(
+      account,
+      folder.id,
+      a.id,
+      { class: 'Email', item: { Read: true } },
+      {},
+      signal(),
+    );
     await engine.backend.deleteItem(account, folder.id, b.id, {}, signal());
     const next = await sync(c, syncBody(id, key, '<GetChanges/>'));
     const change = findAll(next.doc, 'Change');
@@ -178,20 +248,51 @@ describe('Sync: client to server', () => {
     const { key } = await start(c, inbox);
     const serverId = `${inbox}:${itemId}`;
 
-    const read = await sync(c, syncBody(inbox, key, `<Commands><Change><ServerId>${serverId}</ServerId><ApplicationData><Read xmlns="Email:">1</Read></ApplicationData></Change></Commands>`));
+    const read = await sync(
+      c,
+      syncBody(
+        inbox,
+        key,
+        `<Commands><Change><ServerId>${serverId}</ServerId><ApplicationData><Read xmlns="Email:">1</Read></ApplicationData></Change></Commands>`,
+      ),
+    );
     expect(findText(read.doc, 'Status')).toBe('1');
-    const [stored] = await engine.backend.getItems(account, await folderOf(account, 'inbox'), [itemId], { bodyPreferences: [] }, signal());
+    const [stored] = await engine.backend.getItems(
+      account,
+      await folderOf(account, 'inbox'),
+      [itemId],
+      { bodyPreferences: [] },
+      signal(),
+    );
     expect((stored?.item as { Read?: boolean }).Read).toBe(true);
     // The client's own change is not echoed back.
     const echo = await sync(c, syncBody(inbox, read.key!, '<GetChanges/>'));
     expect(findAll(echo.doc, 'Change').filter((x) => findText(x, 'ServerId') === serverId)).toHaveLength(0);
 
-    const del = await sync(c, syncBody(inbox, echo.key ?? read.key!, `<DeletesAsMoves>1</DeletesAsMoves><Commands><Delete><ServerId>${serverId}</ServerId></Delete></Commands>`));
+    const del = await sync(
+      c,
+      syncBody(
+        inbox,
+        echo.key ?? read.key!,
+        `<DeletesAsMoves>1</DeletesAsMoves><Commands><Delete><ServerId>${serverId}</ServerId></Delete></Commands>`,
+      ),
+    );
     expect(findText(del.doc, 'Status')).toBe('1');
-    const inboxItems = await engine.backend.listStamps(account, await folderOf(account, 'inbox'), {}, signal());
+    const inboxItems = await engine.backend.listStamps(
+      account,
+      await folderOf(account, 'inbox'),
+      {},
+      signal(),
+    );
     expect(inboxItems.map((s) => s.id)).not.toContain(itemId);
     const trash = await engine.backend.listStamps(account, await folderOf(account, 'deleted'), {}, signal());
-    const trashItems = await engine.backend.getItems(account, await folderOf(account, 'deleted'), trash.map((s) => s.id), { bodyPreferences: [] }, signal());
+    const trashItems = await engine.backend.getItems(
+      account,
+      await folderOf(account, 'deleted'),
+      trash.map((s) => s.id),
+      { bodyPreferences: [] },
+      signal(),
+    );
     expect(trashItems.some((r) => (r.item as { Subject?: string }).Subject === subject)).toBe(true);
   });
 
@@ -201,7 +302,11 @@ describe('Sync: client to server', () => {
     const contacts = (await withHierarchy(c))('9');
     const { key } = await start(c, contacts);
     const name = `Zed${Date.now()}`;
-    const add = syncBody(contacts, key, `<Commands><Add><ClientId>c-1</ClientId><ApplicationData><FileAs xmlns="Contacts:">${name}, Ann</FileAs><FirstName xmlns="Contacts:">Ann</FirstName><LastName xmlns="Contacts:">${name}</LastName><Email1Address xmlns="Contacts:">ann@example.com</Email1Address></ApplicationData></Add></Commands>`);
+    const add = syncBody(
+      contacts,
+      key,
+      `<Commands><Add><ClientId>c-1</ClientId><ApplicationData><FileAs xmlns="Contacts:">${name}, Ann</FileAs><FirstName xmlns="Contacts:">Ann</FirstName><LastName xmlns="Contacts:">${name}</LastName><Email1Address xmlns="Contacts:">ann@example.com</Email1Address></ApplicationData></Add></Commands>`,
+    );
     const first = await sync(c, add);
     const response = findAll(first.doc, 'Add')[0];
     expect(findText(response, 'ClientId')).toBe('c-1');
@@ -212,7 +317,13 @@ describe('Sync: client to server', () => {
 
     const folderId = await folderOf(account, 'default', 'Contacts');
     const stamps = await engine.backend.listStamps(account, folderId, {}, signal());
-    const items = await engine.backend.getItems(account, folderId, stamps.map((s) => s.id), { bodyPreferences: [] }, signal());
+    const items = await engine.backend.getItems(
+      account,
+      folderId,
+      stamps.map((s) => s.id),
+      { bodyPreferences: [] },
+      signal(),
+    );
     expect(items.filter((r) => (r.item as { LastName?: string }).LastName === name)).toHaveLength(1);
   });
 
@@ -221,12 +332,32 @@ describe('Sync: client to server', () => {
     const account = await engine.account();
     const contacts = (await withHierarchy(c))('9');
     const { key } = await start(c, contacts);
-    const add = await sync(c, syncBody(contacts, key, '<Commands><Add><ClientId>g1</ClientId><ApplicationData><FirstName xmlns="Contacts:">Gus</FirstName><LastName xmlns="Contacts:">Ghost</LastName><JobTitle xmlns="Contacts:">Chef</JobTitle></ApplicationData></Add></Commands>'));
+    const add = await sync(
+      c,
+      syncBody(
+        contacts,
+        key,
+        '<Commands><Add><ClientId>g1</ClientId><ApplicationData><FirstName xmlns="Contacts:">Gus</FirstName><LastName xmlns="Contacts:">Ghost</LastName><JobTitle xmlns="Contacts:">Chef</JobTitle></ApplicationData></Add></Commands>',
+      ),
+    );
     const serverId = findText(findAll(add.doc, 'Add')[0], 'ServerId')!;
-    const change = await sync(c, syncBody(contacts, add.key!, `<Commands><Change><ServerId>${serverId}</ServerId><ApplicationData><FirstName xmlns="Contacts:">Gus</FirstName><LastName xmlns="Contacts:">Ghostly</LastName></ApplicationData></Change></Commands>`));
+    const change = await sync(
+      c,
+      syncBody(
+        contacts,
+        add.key!,
+        `<Commands><Change><ServerId>${serverId}</ServerId><ApplicationData><FirstName xmlns="Contacts:">Gus</FirstName><LastName xmlns="Contacts:">Ghostly</LastName></ApplicationData></Change></Commands>`,
+      ),
+    );
     expect(findText(change.doc, 'Status')).toBe('1');
     const folderId = await folderOf(account, 'default', 'Contacts');
-    const [item] = await engine.backend.getItems(account, folderId, [serverId.slice(serverId.indexOf(':') + 1)], { bodyPreferences: [] }, signal());
+    const [item] = await engine.backend.getItems(
+      account,
+      folderId,
+      [serverId.slice(serverId.indexOf(':') + 1)],
+      { bodyPreferences: [] },
+      signal(),
+    );
     // No Supported element was sent: a Change is the whole contact, so JobTitle goes.
     expect(item?.item).toMatchObject({ LastName: 'Ghostly' });
     expect((item?.item as { JobTitle?: string }).JobTitle).toBeUndefined();
@@ -238,8 +369,22 @@ describe('Sync: client to server', () => {
     const inbox = (await withHierarchy(c))('2');
     const itemId = await deliver(account, `conflict-${Date.now()}`);
     const { key } = await start(c, inbox);
-    await engine.backend.updateItem(account, await folderOf(account, 'inbox'), itemId, { class: 'Email', item: { Flag: { Status: 2, FlagType: 'Follow up' } } }, {}, signal());
-    const res = await sync(c, syncBody(inbox, key, `<GetChanges/><Commands><Change><ServerId>${inbox}:${itemId}</ServerId><ApplicationData><Read xmlns="Email:">1</Read></ApplicationData></Change></Commands>`));
+    await engine.backend.updateItem(
+      account,
+      await folderOf(account, 'inbox'),
+      itemId,
+      { class: 'Email', item: { Flag: { Status: 2, FlagType: 'Follow up' } } },
+      {},
+      signal(),
+    );
+    const res = await sync(
+      c,
+      syncBody(
+        inbox,
+        key,
+        `<GetChanges/><Commands><Change><ServerId>${inbox}:${itemId}</ServerId><ApplicationData><Read xmlns="Email:">1</Read></ApplicationData></Change></Commands>`,
+      ),
+    );
     const responses = findAll(res.doc, 'Responses')[0];
     expect(findText(findAll(responses, 'Change')[0], 'Status')).toBe('7');
     const commands = findAll(res.doc, 'Commands')[0];
@@ -252,7 +397,15 @@ describe('Sync: client to server', () => {
     const inbox = (await withHierarchy(c))('2');
     const itemId = await deliver(account, `fetch-${Date.now()}`);
     const { key } = await start(c, inbox);
-    const res = await sync(c, syncBody(inbox, key, `<Commands><Fetch><ServerId>${inbox}:${itemId}</ServerId></Fetch><Fetch><ServerId>${inbox}:nope</ServerId></Fetch></Commands>`, bodyPref));
+    const res = await sync(
+      c,
+      syncBody(
+        inbox,
+        key,
+        `<Commands><Fetch><ServerId>${inbox}:${itemId}</ServerId></Fetch><Fetch><ServerId>${inbox}:nope</ServerId></Fetch></Commands>`,
+        bodyPref,
+      ),
+    );
     const fetches = findAll(res.doc, 'Fetch');
     expect(fetches.map((f) => findText(f, 'Status'))).toEqual(['1', '8']);
     expect(findText(fetches[0], 'Subject')).toMatch(/^fetch-/);
@@ -262,9 +415,19 @@ describe('Sync: client to server', () => {
     const c = await engine.client();
     const contacts = (await withHierarchy(c))('9');
     const { key } = await start(c, contacts);
-    const res = await sync(c, syncBody(contacts, key, '<Commands><Add><ClientId>bad</ClientId><ApplicationData><Birthday xmlns="Contacts:">not a date</Birthday></ApplicationData></Add><Add><ClientId>good</ClientId><ApplicationData><FirstName xmlns="Contacts:">Ok</FirstName></ApplicationData></Add></Commands>'));
+    const res = await sync(
+      c,
+      syncBody(
+        contacts,
+        key,
+        '<Commands><Add><ClientId>bad</ClientId><ApplicationData><Birthday xmlns="Contacts:">not a date</Birthday></ApplicationData></Add><Add><ClientId>good</ClientId><ApplicationData><FirstName xmlns="Contacts:">Ok</FirstName></ApplicationData></Add></Commands>',
+      ),
+    );
     const adds = findAll(res.doc, 'Add');
-    expect(adds.map((a) => [findText(a, 'ClientId'), findText(a, 'Status')])).toEqual([['bad', '6'], ['good', '1']]);
+    expect(adds.map((a) => [findText(a, 'ClientId'), findText(a, 'Status')])).toEqual([
+      ['bad', '6'],
+      ['good', '1'],
+    ]);
   });
 });
 
@@ -296,7 +459,10 @@ describe('Sync: requests', () => {
     ['HeartbeatInterval 4000', '<HeartbeatInterval>4000</HeartbeatInterval>', '3540'],
   ])('answers %s with Status 14 and the Limit', async (_name, element, limit) => {
     const c = await engine.client();
-    const res = await c.command('Sync', `<Sync xmlns="AirSync:"><Collections><Collection><SyncKey>0</SyncKey><CollectionId>1</CollectionId></Collection></Collections>${element}</Sync>`);
+    const res = await c.command(
+      'Sync',
+      `<Sync xmlns="AirSync:"><Collections><Collection><SyncKey>0</SyncKey><CollectionId>1</CollectionId></Collection></Collections>${element}</Sync>`,
+    );
     await validateEasResponse(res.doc!, 'Sync');
     expect(findText(res.doc, 'Status')).toBe('14');
     expect(findText(res.doc, 'Limit')).toBe(limit);
@@ -304,7 +470,10 @@ describe('Sync: requests', () => {
 
   it('answers a structurally broken request with Status 4', async () => {
     const c = await engine.client();
-    const res = await c.command('Sync', '<Sync xmlns="AirSync:"><Collections><Collection><CollectionId>1</CollectionId></Collection></Collections></Sync>');
+    const res = await c.command(
+      'Sync',
+      '<Sync xmlns="AirSync:"><Collections><Collection><CollectionId>1</CollectionId></Collection></Collections></Sync>',
+    );
     expect(findText(res.doc, 'Status')).toBe('4');
   });
 });

@@ -47,12 +47,19 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-function http(method: string, url: string, headers: Record<string, string>, payload?: Buffer): Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+function http(
+  method: string,
+  url: string,
+  headers: Record<string, string>,
+  payload?: Buffer,
+): Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = request(new URL(url, base), { method, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('end', () =>
+        resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+      );
     });
     req.on('error', reject);
     req.end(payload);
@@ -68,7 +75,12 @@ describe('the compiled server over a socket', () => {
   });
 
   it('answers a POST without credentials with 401', async () => {
-    const res = await http('POST', '/Microsoft-Server-ActiveSync?Cmd=FolderSync&User=x&DeviceId=D&DeviceType=t', { 'content-type': 'application/vnd.ms-sync.wbxml' }, Buffer.from([3, 1, 0x6a, 0]));
+    const res = await http(
+      'POST',
+      '/Microsoft-Server-ActiveSync?Cmd=FolderSync&User=x&DeviceId=D&DeviceType=t',
+      { 'content-type': 'application/vnd.ms-sync.wbxml' },
+      Buffer.from([3, 1, 0x6a, 0]),
+    );
     expect(res.statusCode).toBe(401);
     expect(res.headers['www-authenticate']).toMatch(/^Basic/);
   });
@@ -97,7 +109,10 @@ describe('the compiled server over a socket', () => {
       { user: demo.user, password: demo.password, deviceId: 'E2E1', version: '16.1' },
     );
     await client.provision();
-    const res = await client.command('FolderSync', '<FolderSync xmlns="FolderHierarchy:"><SyncKey>0</SyncKey></FolderSync>');
+    const res = await client.command(
+      'FolderSync',
+      '<FolderSync xmlns="FolderHierarchy:"><SyncKey>0</SyncKey></FolderSync>',
+    );
     expect(findText(res.doc, 'Status')).toBe('1');
     expect(findText(res.doc, 'DisplayName')).toBeDefined();
   });

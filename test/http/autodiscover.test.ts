@@ -8,14 +8,20 @@ let app: FastifyInstance;
 beforeAll(async () => {
   app = await buildServer<AccountInfo>({
     logger: false,
-    authenticate: async (u, p) => (u === 'alice' && p === 'secret' ? { user: 'alice', email: 'alice@example.com', displayName: 'Alice Liddell' } : null),
+    authenticate: async (u, p) =>
+      u === 'alice' && p === 'secret'
+        ? { user: 'alice', email: 'alice@example.com', displayName: 'Alice Liddell' }
+        : null,
     handlers: {},
     publicUrl: 'https://mail.example.com',
   });
 });
 afterAll(async () => app.close());
 
-const request = (schema: string, email = 'alice@example.com'): string => `<?xml version="1.0" encoding="utf-8"?>
+const request = (
+  schema: string,
+  email = 'alice@example.com',
+): string => `<?xml version="1.0" encoding="utf-8"?>
 <Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/mobilesync/requestschema/2006">
   <Request>
     <EMailAddress>${email}</EMailAddress>
@@ -34,19 +40,20 @@ const post = (url: string, body: string, authorization: string | null = auth) =>
   });
 
 describe('Autodiscover (MS-ASCMD 2.2.1.1)', () => {
-  it.each(['/autodiscover/autodiscover.xml', '/Autodiscover/Autodiscover.xml', '/AUTODISCOVER/AUTODISCOVER.XML'])(
-    'answers the mobilesync schema at %s with the EAS URL',
-    async (url) => {
-      const res = await post(url, request(mobileSync));
-      expect(res.statusCode).toBe(200);
-      expect(res.headers['content-type']).toMatch(/^text\/xml/);
-      expect(res.body).toContain(`<Url>https://mail.example.com/Microsoft-Server-ActiveSync</Url>`);
-      expect(res.body).toContain('<Type>MobileSync</Type>');
-      expect(res.body).toContain('<EMailAddress>alice@example.com</EMailAddress>');
-      expect(res.body).toContain('<DisplayName>Alice Liddell</DisplayName>');
-      expect(res.body).toContain(`xmlns="${mobileSync}"`);
-    },
-  );
+  it.each([
+    '/autodiscover/autodiscover.xml',
+    '/Autodiscover/Autodiscover.xml',
+    '/AUTODISCOVER/AUTODISCOVER.XML',
+  ])('answers the mobilesync schema at %s with the EAS URL', async (url) => {
+    const res = await post(url, request(mobileSync));
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/xml/);
+    expect(res.body).toContain(`<Url>https://mail.example.com/Microsoft-Server-ActiveSync</Url>`);
+    expect(res.body).toContain('<Type>MobileSync</Type>');
+    expect(res.body).toContain('<EMailAddress>alice@example.com</EMailAddress>');
+    expect(res.body).toContain('<DisplayName>Alice Liddell</DisplayName>');
+    expect(res.body).toContain(`xmlns="${mobileSync}"`);
+  });
 
   it('answers the Outlook schema with error 601 so Outlook falls back at once', async () => {
     const res = await post('/autodiscover/autodiscover.xml', request(outlook));
@@ -101,7 +108,10 @@ describe('Autodiscover (MS-ASCMD 2.2.1.1)', () => {
   });
 
   it('refuses an oversized request document', async () => {
-    const res = await post('/autodiscover/autodiscover.xml', request(mobileSync, 'a'.repeat(70_000) + '@example.com'));
+    const res = await post(
+      '/autodiscover/autodiscover.xml',
+      request(mobileSync, 'a'.repeat(70_000) + '@example.com'),
+    );
     expect(res.body).toContain('<ErrorCode>600</ErrorCode>');
   });
 

@@ -45,7 +45,10 @@ describe('loadConfig', () => {
   it('reads a config file, with the environment winning', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'easd-config-'));
     const file = path.join(dir, 'easd.json');
-    writeFileSync(file, JSON.stringify({ listen: '0.0.0.0:8443', logLevel: 'warn', imapUrl: 'imap://localhost' }));
+    writeFileSync(
+      file,
+      JSON.stringify({ listen: '0.0.0.0:8443', logLevel: 'warn', imapUrl: 'imap://localhost' }),
+    );
     const c = loadConfig({ EASD_CONFIG: file, EASD_LOG_LEVEL: 'error' }, cwd);
     expect(c.listen).toEqual({ host: '0.0.0.0', port: 8443 });
     expect(c.logLevel).toBe('error');
@@ -81,7 +84,9 @@ describe('loadConfig', () => {
   });
 
   it('never shows a password from a URL in its messages', () => {
-    expect(() => loadConfig({ EASD_IMAP_URL: 'ftp://admin:s3cret@mail' }, cwd)).toThrowError(/^(?![\s\S]*s3cret)/);
+    expect(() => loadConfig({ EASD_IMAP_URL: 'ftp://admin:s3cret@mail' }, cwd)).toThrowError(
+      /^(?![\s\S]*s3cret)/,
+    );
     expect(redactUrl('imaps://admin:s3cret@mail.example.com/')).toBe('imaps://admin:***@mail.example.com/');
   });
 });

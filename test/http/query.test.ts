@@ -8,16 +8,28 @@ const hex = (s: string): string =>
 
 describe('plain query (MS-ASHTTP 2.2.1.1.1.2)', () => {
   it.each([
-    ['Cmd=Sync&User=alice&DeviceId=ABC123&DeviceType=iPhone', { command: 'Sync', user: 'alice', deviceId: 'ABC123', deviceType: 'iPhone' }],
+    [
+      'Cmd=Sync&User=alice&DeviceId=ABC123&DeviceType=iPhone',
+      { command: 'Sync', user: 'alice', deviceId: 'ABC123', deviceType: 'iPhone' },
+    ],
     ['Cmd=FolderSync&User=CORP%5Calice&DeviceId=x1&DeviceType=Android', { user: 'CORP\\alice' }],
     ['Cmd=Ping&User=alice@example.com&DeviceId=x1&DeviceType=SAMSUNG', { user: 'alice@example.com' }],
     ['Cmd=Ping&User=alice%40example.com&DeviceId=x1&DeviceType=SAMSUNG', { user: 'alice@example.com' }],
-    ['Cmd=Sync&DeviceId=x1&DeviceType=Outlook%20for%20iOS', { user: undefined, deviceType: 'Outlook for iOS' }],
+    [
+      'Cmd=Sync&DeviceId=x1&DeviceType=Outlook%20for%20iOS',
+      { user: undefined, deviceType: 'Outlook for iOS' },
+    ],
     ['Cmd=Sync&DeviceId=x1&DeviceType=Samsung+Galaxy', { deviceType: 'Samsung Galaxy' }],
     ['cmd=Sync&user=a&deviceid=x1&devicetype=t', { command: 'Sync', user: 'a', deviceId: 'x1' }],
-    ['Cmd=SmartReply&User=a&DeviceId=x&DeviceType=t&ItemId=5%3A7&CollectionId=5&SaveInSent=T', { itemId: '5:7', collectionId: '5', saveInSent: true }],
+    [
+      'Cmd=SmartReply&User=a&DeviceId=x&DeviceType=t&ItemId=5%3A7&CollectionId=5&SaveInSent=T',
+      { itemId: '5:7', collectionId: '5', saveInSent: true },
+    ],
     ['Cmd=SendMail&User=a&DeviceId=x&DeviceType=t&SaveInSent=F', { saveInSent: false }],
-    ['Cmd=GetAttachment&User=a&DeviceId=x&DeviceType=t&AttachmentName=5%3A7%3A1', { attachmentName: '5:7:1' }],
+    [
+      'Cmd=GetAttachment&User=a&DeviceId=x&DeviceType=t&AttachmentName=5%3A7%3A1',
+      { attachmentName: '5:7:1' },
+    ],
   ])('%s', (query, expected) => {
     const line = parseRequestLine(query);
     expect(line.form).toBe('plain');
@@ -79,14 +91,29 @@ describe('base64 query (MS-ASHTTP 2.2.1.1.1.1)', () => {
   });
 
   it('accepts a URL-escaped base64 query', () => {
-    const q = encodeBase64Query({ protocolVersion: '14.1', commandCode: 18, deviceId: 'dev/+=', deviceType: 'Android' });
+    const q = encodeBase64Query({
+      protocolVersion: '14.1',
+      commandCode: 18,
+      deviceId: 'dev/+=',
+      deviceType: 'Android',
+    });
     const line = parseRequestLine(encodeURIComponent(q));
-    expect(line).toMatchObject({ command: 'Ping', deviceId: 'dev/+=', deviceType: 'Android', protocolVersion: '14.1' });
+    expect(line).toMatchObject({
+      command: 'Ping',
+      deviceId: 'dev/+=',
+      deviceType: 'Android',
+      protocolVersion: '14.1',
+    });
   });
 
   it('renders a binary device id as hex', () => {
     const q = hex('79 09 09 04 04 de ad be ef 00 02 50 43');
-    expect(parseRequestLine(q)).toMatchObject({ command: 'FolderSync', protocolVersion: '12.1', deviceId: 'DEADBEEF', deviceType: 'PC' });
+    expect(parseRequestLine(q)).toMatchObject({
+      command: 'FolderSync',
+      protocolVersion: '12.1',
+      deviceId: 'DEADBEEF',
+      deviceType: 'PC',
+    });
   });
 
   it('round-trips with its encoder', () => {
@@ -96,7 +123,12 @@ describe('base64 query (MS-ASHTTP 2.2.1.1.1.1)', () => {
       deviceId: 'X1',
       deviceType: 'WP8',
       policyKey: 4294967295,
-      params: [['AttachmentName', 'a:b'], ['Options', 2], ['LongId', 'RgAAAA'], ['Occurrence', '2026-01-01']],
+      params: [
+        ['AttachmentName', 'a:b'],
+        ['Options', 2],
+        ['LongId', 'RgAAAA'],
+        ['Occurrence', '2026-01-01'],
+      ],
     });
     expect(parseRequestLine(q)).toMatchObject({
       command: 'ItemOperations',

@@ -27,11 +27,20 @@ beforeAll(async () => {
     logger: false,
     limits: { maxBodyBytes: 64 * 1024, maxAuthFailures: 3, maxAuthFailuresPerAddress: 1000 },
     authenticate: async (user, password) =>
-      users.get(user) === password ? { user, email: `${user.replace(/.*\\/, '')}@example.com`, displayName: 'Test User' } : null,
+      users.get(user) === password
+        ? { user, email: `${user.replace(/.*\\/, '')}@example.com`, displayName: 'Test User' }
+        : null,
     handlers: {
       FolderSync: async (ctx) => {
         seen.push(ctx);
-        return { body: el('FolderHierarchy', 'FolderSync', el('FolderHierarchy', 'Status', '1'), el('FolderHierarchy', 'SyncKey', 'x'.repeat(2000))) };
+        return {
+          body: el(
+            'FolderHierarchy',
+            'FolderSync',
+            el('FolderHierarchy', 'Status', '1'),
+            el('FolderHierarchy', 'SyncKey', 'x'.repeat(2000)),
+          ),
+        };
       },
       Ping: async (ctx) => {
         seen.push(ctx);
@@ -46,18 +55,29 @@ beforeAll(async () => {
 });
 afterAll(async () => app.close());
 
-const folderSyncBody = Buffer.from(encode(el('FolderHierarchy', 'FolderSync', el('FolderHierarchy', 'SyncKey', '0'))));
+const folderSyncBody = Buffer.from(
+  encode(el('FolderHierarchy', 'FolderSync', el('FolderHierarchy', 'SyncKey', '0'))),
+);
 const plainUrl = (cmd: string, extra = ''): string =>
   `/Microsoft-Server-ActiveSync?Cmd=${cmd}&User=alice&DeviceId=DEV1&DeviceType=iPhone${extra}`;
 const post = (url: string, headers: Record<string, string>, payload: Buffer = folderSyncBody) =>
-  app.inject({ method: 'POST', url, headers: { 'content-type': 'application/vnd.ms-sync.wbxml', ...headers }, payload });
+  app.inject({
+    method: 'POST',
+    url,
+    headers: { 'content-type': 'application/vnd.ms-sync.wbxml', ...headers },
+    payload,
+  });
 
 describe('OPTIONS', () => {
   it('lists versions and served commands (MS-ASHTTP 2.2.3)', async () => {
     const res = await app.inject({ method: 'OPTIONS', url: '/Microsoft-Server-ActiveSync' });
     expect(res.statusCode).toBe(200);
     expect(res.headers['ms-asprotocolversions']).toBe('12.0,12.1,14.0,14.1,16.0,16.1');
-    expect(String(res.headers['ms-asprotocolcommands']).split(',').sort()).toEqual(['FolderSync', 'Ping', 'SendMail']);
+    expect(String(res.headers['ms-asprotocolcommands']).split(',').sort()).toEqual([
+      'FolderSync',
+      'Ping',
+      'SendMail',
+    ]);
     expect(res.headers['ms-server-activesync']).toBeDefined();
     expect(res.headers['allow']).toBe('OPTIONS,POST');
     expect(res.headers['public']).toBe('OPTIONS,POST');
@@ -96,26 +116,46 @@ describe('POST: query forms and dispatch', () => {
 
   it('dispatches a base64 query, taking version and policy key from its bytes', async () => {
     seen = [];
-    const q = encodeBase64Query({ protocolVersion: '16.1', commandCode: 9, deviceId: 'B64DEV', deviceType: 'Android', policyKey: 77 });
+    const q = encodeBase64Query({
+      protocolVersion: '16.1',
+      commandCode: 9,
+      deviceId: 'B64DEV',
+      deviceType: 'Android',
+      policyKey: 77,
+    });
     const res = await post(`/Microsoft-Server-ActiveSync?${q}`, { authorization: basic('alice', 'secret') });
     expect(res.statusCode).toBe(200);
-    expect(seen[0]).toMatchObject({ protocolVersion: '16.1', policyKey: 77, line: { form: 'base64', deviceId: 'B64DEV' } });
+    expect(seen[0]).toMatchObject({
+      protocolVersion: '16.1',
+      policyKey: 77,
+      line: { form: 'base64', deviceId: 'B64DEV' },
+    });
   });
 
   it('takes an empty Ping body (reuse of the cached request)', async () => {
     seen = [];
-    const res = await post(plainUrl('Ping'), { authorization: basic('alice', 'secret'), 'ms-asprotocolversion': '14.0' }, Buffer.alloc(0));
+    const res = await post(
+      plainUrl('Ping'),
+      { authorization: basic('alice', 'secret'), 'ms-asprotocolversion': '14.0' },
+      Buffer.alloc(0),
+    );
     expect(res.statusCode).toBe(200);
     expect(seen[0]?.body).toBeUndefined();
   });
 
   it('passes a 12.x SendMail MIME body through untouched, with SaveInSent', async () => {
     seen = [];
-    const mime = Buffer.from('From: alice@example.com\r\nTo: bob@example.com\r\nSubject: hi\r\n\r\nhello\r\n');
+    const mime = Buffer.from(
+      'From: alice@example.com\r\nTo: bob@example.com\r\nSubject: hi\r\n\r\nhello\r\n',
+    );
     const res = await app.inject({
       method: 'POST',
       url: plainUrl('SendMail', '&SaveInSent=T'),
-      headers: { authorization: basic('alice', 'secret'), 'ms-asprotocolversion': '12.1', 'content-type': 'message/rfc822' },
+      headers: {
+        authorization: basic('alice', 'secret'),
+        'ms-asprotocolversion': '12.1',
+        'content-type': 'message/rfc822',
+      },
       payload: mime,
     });
     expect(res.statusCode).toBe(200);
@@ -126,7 +166,11 @@ describe('POST: query forms and dispatch', () => {
 
   it('reads MS-ASAcceptMultiPart on the plain form', async () => {
     seen = [];
-    await post(plainUrl('FolderSync'), { authorization: basic('alice', 'secret'), 'ms-asprotocolversion': '14.0', 'ms-asacceptmultipart': 'T' });
+    await post(plainUrl('FolderSync'), {
+      authorization: basic('alice', 'secret'),
+      'ms-asprotocolversion': '14.0',
+      'ms-asacceptmultipart': 'T',
+    });
     expect(seen[0]?.line.acceptMultiPart).toBe(true);
   });
 
@@ -145,7 +189,10 @@ describe('POST: query forms and dispatch', () => {
   });
 
   it('names the supported versions when refusing one', async () => {
-    const res = await post(plainUrl('FolderSync'), { authorization: basic('alice', 'secret'), 'ms-asprotocolversion': '2.5' });
+    const res = await post(plainUrl('FolderSync'), {
+      authorization: basic('alice', 'secret'),
+      'ms-asprotocolversion': '2.5',
+    });
     expect(res.headers['ms-asprotocolversions']).toBe('12.0,12.1,14.0,14.1,16.0,16.1');
   });
 });
@@ -156,7 +203,10 @@ describe('malformed bodies', () => {
     ['truncated WBXML', Buffer.from([0x03, 0x01, 0x6a, 0x00, 0x00, 0x07, 0x56])],
     ['garbage', Buffer.from('this is not wbxml at all')],
     ['unbalanced END', Buffer.from([0x03, 0x01, 0x6a, 0x00, 0x00, 0x07, 0x16, 0x01, 0x01])],
-    ['the wrong command document', Buffer.from(encode(el('Ping', 'Ping', el('Ping', 'HeartbeatInterval', '60'))))],
+    [
+      'the wrong command document',
+      Buffer.from(encode(el('Ping', 'Ping', el('Ping', 'HeartbeatInterval', '60')))),
+    ],
   ])('answers %s with 400, never 500', async (_name, body) => {
     const res = await post(plainUrl('FolderSync'), auth, body);
     expect(res.statusCode).toBe(400);
@@ -227,10 +277,24 @@ describe('authentication', () => {
       handlers: { FolderSync: async () => ({}) },
     });
     for (const user of ['u1', 'u2']) {
-      const res = await small.inject({ method: 'POST', url: plainUrl('FolderSync'), headers: { authorization: basic(user, 'x'), ...version }, payload: folderSyncBody });
+      const res = await small.inject({
+        method: 'POST',
+        url: plainUrl('FolderSync'),
+        headers: { authorization: basic(user, 'x'), ...version },
+        payload: folderSyncBody,
+      });
       expect(res.statusCode).toBe(401);
     }
-    const res = await small.inject({ method: 'POST', url: plainUrl('FolderSync'), headers: { authorization: basic('alice', 'secret'), ...version, 'content-type': 'application/vnd.ms-sync.wbxml' }, payload: folderSyncBody });
+    const res = await small.inject({
+      method: 'POST',
+      url: plainUrl('FolderSync'),
+      headers: {
+        authorization: basic('alice', 'secret'),
+        ...version,
+        'content-type': 'application/vnd.ms-sync.wbxml',
+      },
+      payload: folderSyncBody,
+    });
     expect(res.statusCode).toBe(503);
     await small.close();
   });
@@ -249,7 +313,10 @@ describe('gzip', () => {
   });
 
   it('sends plain WBXML when the client does not ask for compression', async () => {
-    const res = await post(plainUrl('FolderSync'), { authorization: basic('alice', 'secret'), 'ms-asprotocolversion': '14.0' });
+    const res = await post(plainUrl('FolderSync'), {
+      authorization: basic('alice', 'secret'),
+      'ms-asprotocolversion': '14.0',
+    });
     expect(res.headers['content-encoding']).toBeUndefined();
     expect(res.rawPayload[0]).toBe(0x03);
   });

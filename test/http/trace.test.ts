@@ -7,7 +7,12 @@ describe('debug trace', () => {
     const doc = el(
       'ItemOperations',
       'ItemOperations',
-      el('ItemOperations', 'Fetch', el('ItemOperations', 'Password', 'hunter2'), el('ItemOperations', 'UserName', 'alice')),
+      el(
+        'ItemOperations',
+        'Fetch',
+        el('ItemOperations', 'Password', 'hunter2'),
+        el('ItemOperations', 'UserName', 'alice'),
+      ),
       el('ItemOperations', 'Data', new Uint8Array(5000)),
       el('ItemOperations', 'Store', 'x'.repeat(5000)),
     );

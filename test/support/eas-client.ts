@@ -28,7 +28,12 @@ export class EasTestClient {
   policyKey: number | undefined;
 
   constructor(
-    private readonly send: (req: { method: string; url: string; headers: Record<string, string>; payload?: Buffer }) => Promise<{
+    private readonly send: (req: {
+      method: string;
+      url: string;
+      headers: Record<string, string>;
+      payload?: Buffer;
+    }) => Promise<{
       statusCode: number;
       headers: Record<string, string | string[] | undefined>;
       body: Buffer;
@@ -38,8 +43,17 @@ export class EasTestClient {
 
   static inject(app: FastifyInstance, opts: ClientOptions): EasTestClient {
     return new EasTestClient(async (req) => {
-      const res = await app.inject({ method: req.method as 'POST', url: req.url, headers: req.headers, payload: req.payload });
-      return { statusCode: res.statusCode, headers: res.headers as Record<string, string | string[] | undefined>, body: res.rawPayload };
+      const res = await app.inject({
+        method: req.method as 'POST',
+        url: req.url,
+        headers: req.headers,
+        payload: req.payload,
+      });
+      return {
+        statusCode: res.statusCode,
+        headers: res.headers as Record<string, string | string[] | undefined>,
+        body: res.rawPayload,
+      };
     }, opts);
   }
 
@@ -51,10 +65,18 @@ export class EasTestClient {
   async command(
     cmd: string,
     body?: WbxmlElement | string | Buffer,
-    extra: { params?: Record<string, string>; headers?: Record<string, string>; policyKey?: number | null } = {},
+    extra: {
+      params?: Record<string, string>;
+      headers?: Record<string, string>;
+      policyKey?: number | null;
+    } = {},
   ): Promise<EasReply> {
     const payload =
-      body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(encode(typeof body === 'string' ? fromXml(body) : body));
+      body === undefined
+        ? undefined
+        : Buffer.isBuffer(body)
+          ? body
+          : Buffer.from(encode(typeof body === 'string' ? fromXml(body) : body));
     const policyKey = extra.policyKey === null ? undefined : (extra.policyKey ?? this.policyKey);
     const headers: Record<string, string> = {
       authorization: 'Basic ' + Buffer.from(`${this.opts.user}:${this.opts.password}`).toString('base64'),
@@ -64,17 +86,50 @@ export class EasTestClient {
     };
     let url: string;
     if (this.opts.base64) {
-      const codes: Record<string, number> = { Sync: 0, SendMail: 1, SmartForward: 2, SmartReply: 3, FolderSync: 9, FolderCreate: 10, FolderDelete: 11, FolderUpdate: 12, MoveItems: 13, GetItemEstimate: 14, MeetingResponse: 15, Search: 16, Settings: 17, Ping: 18, ItemOperations: 19, Provision: 20, ResolveRecipients: 21, ValidateCert: 22, Find: 23 };
+      const codes: Record<string, number> = {
+        Sync: 0,
+        SendMail: 1,
+        SmartForward: 2,
+        SmartReply: 3,
+        FolderSync: 9,
+        FolderCreate: 10,
+        FolderDelete: 11,
+        FolderUpdate: 12,
+        MoveItems: 13,
+        GetItemEstimate: 14,
+        MeetingResponse: 15,
+        Search: 16,
+        Settings: 17,
+        Ping: 18,
+        ItemOperations: 19,
+        Provision: 20,
+        ResolveRecipients: 21,
+        ValidateCert: 22,
+        Find: 23,
+      };
       url = `/Microsoft-Server-ActiveSync?${encodeBase64Query({ protocolVersion: this.version, commandCode: codes[cmd] ?? 99, deviceId: this.opts.deviceId, deviceType: this.opts.deviceType ?? 'TestPhone', policyKey })}`;
     } else {
-      const q = new URLSearchParams({ Cmd: cmd, User: this.opts.user, DeviceId: this.opts.deviceId, DeviceType: this.opts.deviceType ?? 'TestPhone', ...extra.params });
+      const q = new URLSearchParams({
+        Cmd: cmd,
+        User: this.opts.user,
+        DeviceId: this.opts.deviceId,
+        DeviceType: this.opts.deviceType ?? 'TestPhone',
+        ...extra.params,
+      });
       url = `/Microsoft-Server-ActiveSync?${q.toString()}`;
       headers['ms-asprotocolversion'] = this.version;
       if (policyKey !== undefined) headers['x-ms-policykey'] = String(policyKey);
     }
     const res = await this.send({ method: 'POST', url, headers, payload });
-    const isWbxml = String(res.headers['content-type'] ?? '').startsWith('application/vnd.ms-sync.wbxml') && res.body.length > 0;
-    return { status: res.statusCode, headers: res.headers, doc: isWbxml ? decode(res.body) : undefined, raw: res.body };
+    const isWbxml =
+      String(res.headers['content-type'] ?? '').startsWith('application/vnd.ms-sync.wbxml') &&
+      res.body.length > 0;
+    return {
+      status: res.statusCode,
+      headers: res.headers,
+      doc: isWbxml ? decode(res.body) : undefined,
+      raw: res.body,
+    };
   }
 
   /** Both phases of Provision; keeps the final policy key for later requests. */
