@@ -7,7 +7,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ensureDemoAccount, openMemoryBackend } from '../backends/memory/index.js';
 import type { Account, Backend } from './backend/contract.js';
+import { defaultPushSettings, type EngineDeps } from './commands/deps.js';
 import { createEngineGate, createHandlers } from './commands/index.js';
+import { localBus, redisBus } from './push/bus.js';
+import { PushHub } from './push/hub.js';
 import type { Config } from './config.js';
 import { renderTrace, traceMatcher } from './http/trace.js';
 import { loadPolicy } from './provision/policy.js';
@@ -17,6 +20,7 @@ import { openStateStore, type StateStore } from './state/store.js';
 
 export interface Easd {
   app: FastifyInstance;
+  hub: PushHub;
   backend: Backend;
   state: StateStore;
   /** Credentials of the demo account created on a first start with the built-in store. */
@@ -48,7 +52,11 @@ export async function openEasd(config: Config, log: Logger): Promise<Easd> {
   const policy = policyProvider(await loadPolicy(config.policyFile));
   const { backend, demo } = await openBackend(config);
   const state = await openStateStore({ url: config.stateUrl, dataDir: config.dataDir });
-  const deps = { backend, state, policy };
+  // Several nodes share Redis for state; push signals then travel over the same Redis.
+  const shared = config.stateUrl?.startsWith('redis') === true;
+  const bus = shared ? await redisBus(config.stateUrl as string) : localBus();
+  const hub = new PushHub({ backend, bus, onError: (err) => log.warn({ err }, 'push') });
+  const deps: EngineDeps = { backend, state, policy, push: { hub, settings: defaultPushSettings } };
   const traced = traceMatcher(config.traceDevices);
   const https = config.tls && {
     cert: await readFile(config.tls.certFile),
@@ -70,8 +78,10 @@ export async function openEasd(config: Config, log: Logger): Promise<Easd> {
   });
   // Held requests end in preClose; then the store and the backend are closed, state flushed.
   app.addHook('onClose', async () => {
+    await hub.close();
+    await bus.close();
     await backend.close?.();
     await state.close();
   });
-  return { app, backend, state, demo };
+  return { app, hub, backend, state, demo };
 }

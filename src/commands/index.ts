@@ -10,6 +10,7 @@ import {
 } from './folder-admin.js';
 import { createFolderSyncHandler } from './folder-sync.js';
 import { createGate } from './gate.js';
+import { createPingHandler } from './ping.js';
 import { createProvisionHandler } from './provision.js';
 import { createSyncHandler } from './sync.js';
 import type { CommandHandler, CommandName } from './types.js';
@@ -20,6 +21,7 @@ export function createHandlers(deps: EngineDeps): Partial<Record<CommandName, Co
     FolderSync: createFolderSyncHandler(deps),
     Sync: createSyncHandler(deps),
   };
+  if (deps.push !== undefined) handlers.Ping = createPingHandler({ ...deps, push: deps.push });
   if (deps.backend.folders !== undefined) {
     handlers.FolderCreate = createFolderCreateHandler(deps);
     handlers.FolderUpdate = createFolderUpdateHandler(deps);

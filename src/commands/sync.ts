@@ -32,6 +32,7 @@ import {
 } from '../sync/collection.js';
 import { classOfType } from '../sync/hierarchy.js';
 import { FolderType } from '../backend/folder-types.js';
+import { waitForChange } from '../push/wait.js';
 import type { EngineDeps } from './deps.js';
 import type { CommandHandler, CommandResult } from './types.js';
 
@@ -89,37 +90,68 @@ export function createSyncHandler(deps: EngineDeps): CommandHandler<Account> {
       return trash === undefined ? undefined : ids.backendId(trash.ServerId);
     };
 
-    const outcomes: CollectionOutcome[] = [];
-    for (const req of collections) {
-      const windowSize =
-        Math.min(req.WindowSize ?? request.WindowSize ?? defaultWindowSize, maxWindowSize) ||
-        defaultWindowSize;
-      const folder = hierarchy?.state.folders.find((f) => f.ServerId === req.CollectionId);
-      const folderId = folder === undefined ? undefined : ids.backendId(folder.ServerId);
-      const cls = folder === undefined ? undefined : classOfType(folder.Type);
-      if (folderId === undefined || cls === undefined || !classSupported(cls, ctx.protocolVersion)) {
-        // Unknown to this device's hierarchy: it must FolderSync (MS-ASCMD 2.2.3.177.17, 12).
-        outcomes.push(statusOnly(req, SyncStatus.FolderHierarchyChanged));
-        continue;
+    const watchedFolders: string[] = [];
+    const run = async (signal: AbortSignal): Promise<CollectionOutcome[]> => {
+      const outcomes: CollectionOutcome[] = [];
+      for (const req of collections) {
+        const windowSize =
+          Math.min(req.WindowSize ?? request.WindowSize ?? defaultWindowSize, maxWindowSize) ||
+          defaultWindowSize;
+        const folder = hierarchy?.state.folders.find((f) => f.ServerId === req.CollectionId);
+        const folderId = folder === undefined ? undefined : ids.backendId(folder.ServerId);
+        const cls = folder === undefined ? undefined : classOfType(folder.Type);
+        if (folderId === undefined || cls === undefined || !classSupported(cls, ctx.protocolVersion)) {
+          // Unknown to this device's hierarchy: it must FolderSync (MS-ASCMD 2.2.3.177.17, 12).
+          outcomes.push(statusOnly(req, SyncStatus.FolderHierarchyChanged));
+          continue;
+        }
+        if (!watchedFolders.includes(folderId)) watchedFolders.push(folderId);
+        const cx: CollectionContext = {
+          backend: deps.backend,
+          account: ctx.account,
+          protocolVersion: ctx.protocolVersion,
+          collectionId: req.CollectionId,
+          folderId,
+          trashFolderId,
+          signal,
+        };
+        outcomes.push(
+          await scope.lock(req.CollectionId, () => syncCollection(scope, cx, req, cls, windowSize), {
+            signal,
+          }),
+        );
+        // The device changed something: wake the user's other devices at once (any node).
+        if (req.commands.length > 0) {
+          deps.push?.hub
+            .notify(ctx.account.user, { folderIds: [folderId] })
+            .catch((err: unknown) => ctx.log.warn({ err }, 'push notify failed'));
+        }
       }
-      const cx: CollectionContext = {
-        backend: deps.backend,
+      return outcomes;
+    };
+
+    let changed = (await run(ctx.signal)).filter((o) => o.changed);
+    // Sync with Wait (minutes) or HeartbeatInterval (seconds): held until something changes
+    // (MS-ASCMD 2.2.3.194, 2.2.3.79.1), like a Ping.
+    const waitSeconds = request.Wait !== undefined ? request.Wait * 60 : request.HeartbeatInterval;
+    if (changed.length === 0 && waitSeconds !== undefined && deps.push !== undefined) {
+      const outcome = await waitForChange({
+        hub: deps.push.hub,
         account: ctx.account,
-        protocolVersion: ctx.protocolVersion,
-        collectionId: req.CollectionId,
-        folderId,
-        trashFolderId,
+        deviceId: ctx.line.deviceId,
+        folderIds: watchedFolders,
+        timeoutMs: waitSeconds * 1000,
         signal: ctx.signal,
-      };
-      outcomes.push(
-        await scope.lock(req.CollectionId, () => syncCollection(scope, cx, req, cls, windowSize), {
-          signal: ctx.signal,
-        }),
-      );
+        onError: (err) => ctx.log.warn({ err }, 'sync wait check failed'),
+        check: async (_hint, signal) => {
+          const found = (await run(signal)).filter((o) => o.changed);
+          return found.length > 0 ? found : undefined;
+        },
+      });
+      if (outcome.kind === 'changed') changed = outcome.value;
     }
 
     // MS-ASCMD 2.2.1.21: when nothing changed anywhere, an empty response; the client keeps its keys.
-    const changed = outcomes.filter((o) => o.changed);
     if (changed.length === 0) return {};
     return {
       body: el(

@@ -8,8 +8,12 @@ import type { FastifyInstance } from 'fastify';
 import { el } from '../../wbxml/index.js';
 import { createAccount, openMemoryBackend, type MemoryBackend } from '../../backends/memory/index.js';
 import type { Account } from '../../src/backend/contract.js';
+import { defaultPushSettings, type EngineDeps, type PushSettings } from '../../src/commands/deps.js';
 import { createEngineGate, createHandlers } from '../../src/commands/index.js';
+import type { CommandHandler, CommandName } from '../../src/commands/types.js';
 import type { PolicyProvider } from '../../src/provision/provider.js';
+import { localBus, redisBus } from '../../src/push/bus.js';
+import { PushHub } from '../../src/push/hub.js';
 import { buildServer } from '../../src/server.js';
 import { openStateStore, type StateStore } from '../../src/state/store.js';
 import { EasTestClient, type ClientOptions } from './eas-client.js';
@@ -24,6 +28,7 @@ export const testPolicy: PolicyProvider = {
 
 export interface TestEngine {
   app: FastifyInstance;
+  hub: PushHub;
   backend: MemoryBackend;
   state: StateStore;
   dataDir: string;
@@ -36,25 +41,54 @@ export interface TestEngine {
 
 let devices = 0;
 
-export async function startTestEngine(opts: { stateUrl?: string } = {}): Promise<TestEngine> {
+export interface TestEngineOptions {
+  stateUrl?: string;
+  /** Pace of the push hub's fallback polling (backends without watch). */
+  pollMs?: number;
+  /** Ping bounds; tests use a short heartbeat. */
+  pushSettings?: Partial<PushSettings>;
+  /** Handlers served besides (or instead of) createHandlers' ones: commands not wired up yet. */
+  extraHandlers?: (deps: EngineDeps) => Partial<Record<CommandName, CommandHandler<Account>>>;
+}
+
+export async function startTestEngine(opts: TestEngineOptions = {}): Promise<TestEngine> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'easd-engine-'));
-  for (const user of ['alice', 'bob']) await createAccount(dataDir, { user, password: `${user}-password`, displayName: user });
+  for (const user of ['alice', 'bob'])
+    await createAccount(dataDir, { user, password: `${user}-password`, displayName: user });
   const backend = await openMemoryBackend({ dataDir, flushDelayMs: 10 });
-  const state = await openStateStore({ url: opts.stateUrl ?? 'sqlite://:memory:', dataDir, namespace: `t${process.pid}x${Date.now()}` });
-  const deps = { backend, state, policy: testPolicy };
+  const state = await openStateStore({
+    url: opts.stateUrl ?? 'sqlite://:memory:',
+    dataDir,
+    namespace: `t${process.pid}x${Date.now()}`,
+  });
+  // Push as in production: a local bus, or Redis pub/sub when the state lives in Redis.
+  const bus = opts.stateUrl?.startsWith('redis') === true ? await redisBus(opts.stateUrl) : localBus();
+  const hub = new PushHub({ backend, bus, coalesceMs: 5, pollMs: opts.pollMs ?? 30_000 });
+  const deps: EngineDeps = {
+    backend,
+    state,
+    policy: testPolicy,
+    push: { hub, settings: { ...defaultPushSettings, ...opts.pushSettings } },
+  };
   const app = await buildServer<Account>({
     logger: false,
     authenticate: (u, p, s) => backend.authenticate(u, p, s),
-    handlers: createHandlers(deps),
+    handlers: { ...createHandlers(deps), ...opts.extraHandlers?.(deps) },
     gate: createEngineGate(deps),
   });
   return {
     app,
+    hub,
     backend,
     state,
     dataDir,
     async client(user = 'alice', extra = {}) {
-      const c = EasTestClient.inject(app, { user, password: `${user}-password`, deviceId: `TESTDEV${process.pid}x${++devices}`, ...extra });
+      const c = EasTestClient.inject(app, {
+        user,
+        password: `${user}-password`,
+        deviceId: `TESTDEV${process.pid}x${++devices}`,
+        ...extra,
+      });
       await c.provision();
       return c;
     },
@@ -65,6 +99,8 @@ export async function startTestEngine(opts: { stateUrl?: string } = {}): Promise
     },
     async close() {
       await app.close();
+      await hub.close();
+      await bus.close();
       await backend.close?.();
       await state.close();
       await rm(dataDir, { recursive: true, force: true });

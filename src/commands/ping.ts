@@ -1,0 +1,136 @@
+// Ping (MS-ASCMD 2.2.1.13): Direct Push. The request is held until one of its folders changes
+// (Status 2 with those folders), the heartbeat runs out (Status 1), the folder list changes
+// (Status 7), or the device sends a newer request (Status 1, so the phone simply goes on).
+import type { WbxmlElement } from '../../wbxml/tree.js';
+import type { Account } from '../backend/contract.js';
+import { buildPingResponse, parsePingRequest, type PingFolder } from '../protocol/ping.js';
+import { ProtocolError } from '../protocol/read.js';
+import { waitForChange } from '../push/wait.js';
+import {
+  FolderIdMap,
+  HierarchyStateStore,
+  SyncStateStore,
+  type HierarchyState,
+} from '../state/sync-state.js';
+import { estimateChanges, type CollectionState } from '../sync/collection.js';
+import { currentFolders, diffFolders, diffIsEmpty } from '../sync/hierarchy.js';
+import type { EngineDeps } from './deps.js';
+import type { CommandHandler, CommandResult } from './types.js';
+
+/** MS-ASCMD 2.2.3.177.11 */
+export const PingStatus = {
+  NoChanges: 1,
+  Changes: 2,
+  MissingParameters: 3,
+  SyntaxError: 4,
+  HeartbeatOutOfBounds: 5,
+  TooManyFolders: 6,
+  FolderSyncRequired: 7,
+  ServerError: 8,
+} as const;
+
+/** What a body-less Ping reuses (MS-ASCMD 2.2.1.13: "the server uses the last values"). */
+interface PingCache {
+  HeartbeatInterval: number;
+  Folders: PingFolder[];
+}
+
+const respond = (r: Parameters<typeof buildPingResponse>[0]): CommandResult => ({
+  body: buildPingResponse(r),
+});
+
+export function createPingHandler(
+  deps: EngineDeps & { push: NonNullable<EngineDeps['push']> },
+): CommandHandler<Account> {
+  const { hub, settings } = deps.push;
+  return async (ctx) => {
+    let request;
+    try {
+      request = parsePingRequest(ctx.body);
+    } catch (err) {
+      if (err instanceof ProtocolError) return respond({ Status: PingStatus.SyntaxError });
+      throw err;
+    }
+    const scope = deps.state.device(ctx.account.user, ctx.line.deviceId);
+    const cacheSlot = scope.data('ping');
+    const cached = await cacheSlot.get<PingCache>();
+    const interval = request.HeartbeatInterval ?? cached?.HeartbeatInterval;
+    const folders = request.Folders ?? cached?.Folders;
+    if (interval === undefined || folders === undefined)
+      return respond({ Status: PingStatus.MissingParameters });
+    if (interval < settings.heartbeatMin || interval > settings.heartbeatMax) {
+      return respond({
+        Status: PingStatus.HeartbeatOutOfBounds,
+        HeartbeatInterval: interval < settings.heartbeatMin ? settings.heartbeatMin : settings.heartbeatMax,
+      });
+    }
+    if (folders.length > settings.maxFolders)
+      return respond({ Status: PingStatus.TooManyFolders, MaxFolders: settings.maxFolders });
+    if (
+      cached === undefined ||
+      cached.HeartbeatInterval !== interval ||
+      JSON.stringify(cached.Folders) !== JSON.stringify(folders)
+    ) {
+      await cacheSlot.set({ HeartbeatInterval: interval, Folders: folders } satisfies PingCache);
+    }
+
+    const hierarchy = await new HierarchyStateStore<HierarchyState>(scope).current();
+    const ids = await FolderIdMap.load(scope);
+    const watched: Array<{ id: string; backendId: string }> = [];
+    for (const f of folders) {
+      const known = hierarchy?.state.folders.some((x) => x.ServerId === f.Id) === true;
+      const backendId = ids.backendId(f.Id);
+      if (!known || backendId === undefined) return respond({ Status: PingStatus.FolderSyncRequired });
+      watched.push({ id: f.Id, backendId });
+    }
+
+    const states = new SyncStateStore<CollectionState, WbxmlElement>(scope);
+    /** The watched folders that have something for the device (or no sync state yet). */
+    const changedFolders = async (
+      only: ReadonlySet<string> | undefined,
+      signal: AbortSignal,
+    ): Promise<string[]> => {
+      const changed: string[] = [];
+      for (const w of watched) {
+        if (only !== undefined && !only.has(w.backendId)) continue;
+        const current = await states.current(w.id);
+        if (current === undefined) {
+          changed.push(w.id);
+          continue;
+        }
+        const cx = {
+          backend: deps.backend,
+          account: ctx.account,
+          protocolVersion: ctx.protocolVersion,
+          collectionId: w.id,
+          folderId: w.backendId,
+          signal,
+        };
+        if ((await estimateChanges(cx, current.state)) > 0) changed.push(w.id);
+      }
+      return changed;
+    };
+
+    const outcome = await waitForChange<{ Status: number; Folders?: string[] }>({
+      hub,
+      account: ctx.account,
+      deviceId: ctx.line.deviceId,
+      folderIds: watched.map((w) => w.backendId),
+      timeoutMs: interval * 1000,
+      signal: ctx.signal,
+      onError: (err) => ctx.log.warn({ err }, 'ping check failed'),
+      check: async (hint, signal) => {
+        if (hint?.hierarchy === true && hierarchy !== undefined) {
+          const now = await currentFolders(deps.backend, ctx.account, ids, signal);
+          if (!diffIsEmpty(diffFolders(hierarchy.state.folders, now)))
+            return { Status: PingStatus.FolderSyncRequired };
+        }
+        const only = hint?.folderIds === undefined ? undefined : new Set(hint.folderIds);
+        const changed = await changedFolders(only, signal);
+        return changed.length > 0 ? { Status: PingStatus.Changes, Folders: changed } : undefined;
+      },
+    });
+    if (outcome.kind === 'changed') return respond(outcome.value);
+    return respond({ Status: PingStatus.NoChanges });
+  };
+}

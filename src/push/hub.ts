@@ -1,0 +1,225 @@
+// The push hub (src/push): held requests (Ping, Sync with Wait) listen here for hints that one
+// of their folders may have changed. Hints come from the backend's watch (one watcher per user,
+// however many devices and requests), from changes made through easd (any node, over the bus),
+// and from the mail server's webhook. Bursts are coalesced; everything a listener holds is freed
+// when its request ends. It also enforces one held request per device (MS-ASCMD 2.2.1.13: a
+// newer Ping or Sync from the device ends the older one).
+import { randomUUID } from 'node:crypto';
+import type { Account, Backend, ChangeHint } from '../backend/contract.js';
+import type { PushBus } from './bus.js';
+
+/** Backend folder ids that may have changed; absent means "any: look at all of them". */
+export interface PushHint {
+  folderIds?: string[];
+  hierarchy?: boolean;
+}
+
+export interface PushHubOptions {
+  backend: Backend;
+  bus: PushBus;
+  /** Hints within this window are merged into one wake-up (a burst of new mail). */
+  coalesceMs?: number;
+  /** Pace of the fallback check when the backend cannot watch (or its watch failed). */
+  pollMs?: number;
+  /** A hint naming more folders than this becomes "look at all" (overflow). */
+  maxFoldersPerHint?: number;
+  onError?: (err: unknown) => void;
+}
+
+interface Listener {
+  folderIds: ReadonlySet<string>;
+  onHint: (hint: PushHint) => void;
+}
+
+interface UserEntry {
+  account: Account;
+  listeners: Set<Listener>;
+  watched: Set<string>;
+  watch?: AbortController;
+  poll?: NodeJS.Timeout;
+  unsubscribe?: Promise<() => Promise<void>>;
+  pending?: PushHint;
+  flush?: NodeJS.Timeout;
+}
+
+const userChannel = (user: string): string => `u:${encodeURIComponent(user.toLowerCase())}`;
+const deviceChannel = (user: string, deviceId: string): string =>
+  `d:${encodeURIComponent(user.toLowerCase())}/${encodeURIComponent(deviceId)}`;
+
+export class PushHub {
+  private readonly users = new Map<string, UserEntry>();
+  private readonly coalesceMs: number;
+  private readonly pollMs: number;
+  private readonly maxFolders: number;
+  private closed = false;
+
+  constructor(private readonly opts: PushHubOptions) {
+    this.coalesceMs = opts.coalesceMs ?? 25;
+    this.pollMs = opts.pollMs ?? 30_000;
+    this.maxFolders = opts.maxFoldersPerHint ?? 64;
+  }
+
+  /** How many users and listeners are held right now (metrics, and tests that check cleanup). */
+  stats(): { users: number; listeners: number; watchers: number; pollers: number } {
+    let listeners = 0;
+    let watchers = 0;
+    let pollers = 0;
+    for (const u of this.users.values()) {
+      listeners += u.listeners.size;
+      if (u.watch !== undefined) watchers++;
+      if (u.poll !== undefined) pollers++;
+    }
+    return { users: this.users.size, listeners, watchers, pollers };
+  }
+
+  /**
+   * Calls `onHint` for hints about `folderIds` (backend ids) until `signal` fires; then every
+   * resource taken for it is released. Hints may be spurious: the listener looks for itself.
+   */
+  listen(
+    account: Account,
+    folderIds: readonly string[],
+    onHint: (hint: PushHint) => void,
+    signal: AbortSignal,
+  ): void {
+    if (this.closed || signal.aborted) return;
+    const key = account.user.toLowerCase();
+    let entry = this.users.get(key);
+    if (entry === undefined) {
+      entry = { account, listeners: new Set(), watched: new Set() };
+      this.users.set(key, entry);
+      const e = entry;
+      entry.unsubscribe = this.opts.bus.subscribe(userChannel(account.user), (message) =>
+        this.receive(e, message),
+      );
+      entry.unsubscribe.catch((err: unknown) => this.opts.onError?.(err));
+    }
+    const listener: Listener = { folderIds: new Set(folderIds), onHint };
+    entry.listeners.add(listener);
+    if (folderIds.some((id) => !entry.watched.has(id))) {
+      for (const id of folderIds) entry.watched.add(id);
+      this.startWatch(entry);
+    }
+    const e = entry;
+    signal.addEventListener('abort', () => this.leave(key, e, listener), { once: true });
+  }
+
+  /** A change made through easd (or reported by the mail server): wakes listeners on every node. */
+  async notify(user: string, hint: PushHint): Promise<void> {
+    await this.opts.bus.publish(userChannel(user), JSON.stringify(hint));
+  }
+
+  /**
+   * Marks this request as the device's held request. When a newer one claims the same device (on
+   * any node), `onSuperseded` runs once. Released when `signal` fires.
+   */
+  async claim(user: string, deviceId: string, onSuperseded: () => void, signal: AbortSignal): Promise<void> {
+    const token = randomUUID();
+    const channel = deviceChannel(user, deviceId);
+    let fired = false;
+    const unsubscribe = await this.opts.bus.subscribe(channel, (message) => {
+      if (message !== token && !fired) {
+        fired = true;
+        onSuperseded();
+      }
+    });
+    const release = (): void => {
+      unsubscribe().catch((err: unknown) => this.opts.onError?.(err));
+    };
+    if (signal.aborted) release();
+    else signal.addEventListener('abort', release, { once: true });
+    await this.opts.bus.publish(channel, token);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const [key, entry] of this.users) this.stopUser(key, entry);
+  }
+
+  private receive(entry: UserEntry, message: string): void {
+    let hint: PushHint;
+    try {
+      hint = JSON.parse(message) as PushHint;
+    } catch {
+      return;
+    }
+    this.queue(entry, hint);
+  }
+
+  /** Merges hints that arrive close together, then delivers them once. */
+  private queue(entry: UserEntry, hint: PushHint): void {
+    const p = entry.pending;
+    if (p === undefined)
+      entry.pending = { ...hint, ...(hint.folderIds ? { folderIds: [...hint.folderIds] } : {}) };
+    else {
+      p.hierarchy = p.hierarchy === true || hint.hierarchy === true;
+      if (p.folderIds === undefined || hint.folderIds === undefined) delete p.folderIds;
+      else for (const id of hint.folderIds) if (!p.folderIds.includes(id)) p.folderIds.push(id);
+      if (p.folderIds !== undefined && p.folderIds.length > this.maxFolders) delete p.folderIds;
+    }
+    if (entry.flush !== undefined) return;
+    entry.flush = setTimeout(() => {
+      entry.flush = undefined;
+      const merged = entry.pending;
+      entry.pending = undefined;
+      if (merged === undefined) return;
+      for (const l of [...entry.listeners]) {
+        const wanted =
+          merged.folderIds === undefined ||
+          merged.hierarchy === true ||
+          merged.folderIds.some((id) => l.folderIds.has(id));
+        if (wanted) l.onHint(merged);
+      }
+    }, this.coalesceMs);
+  }
+
+  private startWatch(entry: UserEntry): void {
+    entry.watch?.abort();
+    entry.watch = undefined;
+    const backend = this.opts.backend;
+    if (backend.watch === undefined) {
+      this.startPolling(entry);
+      return;
+    }
+    const controller = new AbortController();
+    entry.watch = controller;
+    const onChange = (h: ChangeHint): void => {
+      const hint: PushHint = {};
+      if (h.folderId !== undefined) hint.folderIds = [h.folderId];
+      if (h.hierarchy === true) hint.hierarchy = true;
+      this.queue(entry, hint);
+    };
+    backend.watch(entry.account, [...entry.watched], onChange, controller.signal).then(
+      () => {},
+      (err: unknown) => {
+        if (controller.signal.aborted) return;
+        // The store dropped the subscription: keep the device informed by checking at a pace.
+        this.opts.onError?.(err);
+        if (entry.watch === controller) entry.watch = undefined;
+        this.startPolling(entry);
+      },
+    );
+  }
+
+  private startPolling(entry: UserEntry): void {
+    if (entry.poll !== undefined) return;
+    entry.poll = setInterval(() => this.queue(entry, {}), this.pollMs);
+  }
+
+  private leave(key: string, entry: UserEntry, listener: Listener): void {
+    entry.listeners.delete(listener);
+    if (entry.listeners.size === 0 && this.users.get(key) === entry) this.stopUser(key, entry);
+  }
+
+  private stopUser(key: string, entry: UserEntry): void {
+    this.users.delete(key);
+    entry.watch?.abort();
+    entry.watch = undefined;
+    if (entry.poll !== undefined) clearInterval(entry.poll);
+    entry.poll = undefined;
+    if (entry.flush !== undefined) clearTimeout(entry.flush);
+    entry.flush = undefined;
+    entry.listeners.clear();
+    entry.unsubscribe?.then((u) => u()).catch((err: unknown) => this.opts.onError?.(err));
+  }
+}
