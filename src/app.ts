@@ -13,6 +13,7 @@ import { localBus, redisBus } from './push/bus.js';
 import { PushHub } from './push/hub.js';
 import type { Config } from './config.js';
 import { renderTrace, traceMatcher } from './http/trace.js';
+import type { WebhookEvent } from './http/webhook.js';
 import { loadPolicy } from './provision/policy.js';
 import { policyProvider } from './provision/provider.js';
 import { buildServer } from './server.js';
@@ -71,6 +72,16 @@ export async function openEasd(config: Config, log: Logger): Promise<Easd> {
     trustProxy: config.trustProxy,
     limits: config.maxBodyBytes === undefined ? {} : { maxBodyBytes: config.maxBodyBytes },
     ...(https ? { https } : {}),
+    ...(config.webhookSecret === undefined
+      ? {}
+      : {
+          webhook: {
+            secret: config.webhookSecret,
+            // The mail server names the mailbox in its own terms; waking every held request of
+            // the user is cheap (each looks at its own folders) and needs no name mapping.
+            onEvent: (event: WebhookEvent) => hub.notify(event.user, {}),
+          },
+        }),
     trace: (who, direction, doc) => {
       if (traced(who.user, who.deviceId))
         log.info({ user: who.user, device: who.deviceId, direction, xml: renderTrace(doc) }, 'trace');

@@ -24,6 +24,8 @@ export interface Config {
   /** user/device pairs whose decoded requests and responses are logged ("alice/ABC123", "bob/*"). */
   traceDevices: string[];
   maxBodyBytes?: number;
+  /** Shared secret of the push webhook (POST /easd/push); the webhook is off without it. */
+  webhookSecret?: string;
 }
 
 /** Each setting: its environment name and its key in the config file. */
@@ -43,6 +45,7 @@ const settings = {
   logLevel: 'EASD_LOG_LEVEL',
   traceDevices: 'EASD_TRACE_DEVICES',
   maxBodyBytes: 'EASD_MAX_BODY_BYTES',
+  webhookSecret: 'EASD_WEBHOOK_SECRET',
 } as const;
 
 type SettingKey = keyof typeof settings;
@@ -114,6 +117,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     }
   }
 
+  const webhookSecret = raw('webhookSecret');
+  if (webhookSecret !== undefined && webhookSecret.length < 16) {
+    problems.push(`${where('webhookSecret')} must be at least 16 characters`);
+  }
+
   const config: Config = {
     listen: listen ?? { host: '127.0.0.1', port: 8080 },
     dataDir: path.resolve(cwd, raw('dataDir') ?? './data'),
@@ -131,6 +139,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       .map((s) => s.trim())
       .filter((s) => s !== ''),
     maxBodyBytes,
+    webhookSecret,
   };
   if (tlsCert !== undefined && tlsKey !== undefined) {
     config.tls = { certFile: path.resolve(cwd, tlsCert), keyFile: path.resolve(cwd, tlsKey) };

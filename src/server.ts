@@ -33,6 +33,7 @@ import {
 } from './http/autodiscover.js';
 import { Authenticator, type AuthenticateFn } from './http/auth.js';
 import { parseRequestLine } from './http/query.js';
+import { checkWebhookAuth, parseWebhookEvent, WebhookError, type WebhookEvent } from './http/webhook.js';
 import { defaultServerLimits, type ServerLimits } from './limits.js';
 
 export const easPath = '/Microsoft-Server-ActiveSync';
@@ -73,6 +74,8 @@ export interface ServerOptions<A extends AccountInfo> {
     doc: WbxmlElement,
   ) => void;
   https?: { cert: Buffer; key: Buffer };
+  /** The push webhook (POST /easd/push): enabled when a shared secret is configured. */
+  webhook?: { secret: string; onEvent: (event: WebhookEvent) => Promise<void> };
 }
 
 declare module 'fastify' {
@@ -264,6 +267,22 @@ export async function buildServer<A extends AccountInfo>(opts: ServerOptions<A>)
       }),
     );
   });
+
+  const webhook = opts.webhook;
+  if (webhook !== undefined) {
+    app.post('/easd/push', async (req, reply) => {
+      try {
+        checkWebhookAuth(req.headers.authorization, webhook.secret);
+        const event = parseWebhookEvent(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
+        req.easLog = { user: event.user, command: 'webhook' };
+        await webhook.onEvent(event);
+      } catch (err) {
+        if (!(err instanceof WebhookError)) throw err;
+        return reply.code(err.httpStatus).type('text/plain').send(`${err.message}\n`);
+      }
+      return reply.code(204).send();
+    });
+  }
 
   return app;
 }
