@@ -129,6 +129,13 @@ class Replayable<S, R> {
     await this.slot.set(next);
   }
 
+  async update(fn: (state: S) => S): Promise<boolean> {
+    const record = await this.slot.get<ReplayableRecord<S, R>>();
+    if (record === undefined) return false;
+    await this.slot.set({ ...record, current: { ...record.current, state: fn(record.current.state) } });
+    return true;
+  }
+
   reset(): Promise<void> {
     return this.slot.delete();
   }
@@ -153,6 +160,15 @@ export class SyncStateStore<S, R = Uint8Array> {
 
   commit(collectionId: string, newKey: string, state: S, opts?: CommitOptions<R>): Promise<void> {
     return this.of(collectionId).commit(newKey, state, opts);
+  }
+
+  /**
+   * Rewrites the current generation's state in place: same key, previous generation untouched. For
+   * a change the device already knows of (MoveItems), which must not come back to it as a server
+   * change. False when the collection has no state. Callers hold scope.lock(collectionId).
+   */
+  update(collectionId: string, fn: (state: S) => S): Promise<boolean> {
+    return this.of(collectionId).update(fn);
   }
 
   /** Forgets the collection's state: its keys become invalid and the client resyncs from "0". */
