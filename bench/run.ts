@@ -4,9 +4,13 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, type as osType, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { pushBench } from './push.js';
 import { wbxmlBench } from './wbxml.js';
 
-const modules: { name: string; run: () => Promise<string> }[] = [{ name: 'wbxml', run: wbxmlBench }];
+const modules: { name: string; run: () => Promise<string> }[] = [
+  { name: 'wbxml', run: wbxmlBench },
+  { name: 'push', run: pushBench },
+];
 
 const cpu = cpus();
 const machine = [

@@ -3,7 +3,6 @@
 // the server does not update the SyncKey on GetItemEstimate, so no state is written.
 import type { WbxmlElement } from '../../wbxml/tree.js';
 import type { Account } from '../backend/contract.js';
-import { classSupported } from '../protocol/items/index.js';
 import {
   buildGetItemEstimateResponse,
   GetItemEstimateStatus,
@@ -14,14 +13,9 @@ import {
 } from '../protocol/get-item-estimate.js';
 import { ProtocolError } from '../protocol/read.js';
 import type { DeviceScope } from '../state/store.js';
-import {
-  FolderIdMap,
-  HierarchyStateStore,
-  SyncStateStore,
-  type HierarchyState,
-} from '../state/sync-state.js';
+import { SyncStateStore } from '../state/sync-state.js';
 import { estimateChanges, type CollectionContext, type CollectionState } from '../sync/collection.js';
-import { classOfType } from '../sync/hierarchy.js';
+import { loadDeviceFolders } from '../sync/device-folders.js';
 import { backendCall, type EngineDeps } from './deps.js';
 import type { CommandHandler } from './types.js';
 
@@ -41,20 +35,18 @@ export function createGetItemEstimateHandler(deps: EngineDeps): CommandHandler<A
       throw err;
     }
     const scope = deps.state.device(ctx.account.user, ctx.line.deviceId);
-    const hierarchy = await new HierarchyStateStore<HierarchyState>(scope).current();
-    const ids = await FolderIdMap.load(scope);
+    const device = await loadDeviceFolders(scope);
 
     const responses: EstimateResponse[] = [];
     for (const req of request.collections) {
       const status = (Status: number): EstimateResponse => ({ Status, CollectionId: req.CollectionId });
       // Resolved as Sync does: through the hierarchy this device was last given.
-      const folder = hierarchy?.state.folders.find((f) => f.ServerId === req.CollectionId);
-      const folderId = folder === undefined ? undefined : ids.backendId(folder.ServerId);
-      const cls = folder === undefined ? undefined : classOfType(folder.Type);
-      if (folderId === undefined || cls === undefined || !classSupported(cls, ctx.protocolVersion)) {
+      const resolved = device.resolve(req.CollectionId, ctx.protocolVersion);
+      if (resolved === undefined) {
         responses.push(status(GetItemEstimateStatus.InvalidCollection));
         continue;
       }
+      const { folderId, cls } = resolved;
       const options = req.options.find((o) => o.Class === undefined || o.Class === cls) ?? req.options[0];
       // MS-ASCMD 2.2.3.103.1: MaxItems only for the recipient information cache ("RI"), which
       // easd does not keep; anywhere else it is Status 2.

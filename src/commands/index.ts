@@ -11,7 +11,11 @@ import {
 import { createFolderSyncHandler } from './folder-sync.js';
 import { createGate } from './gate.js';
 import { createPingHandler } from './ping.js';
+import { createGetItemEstimateHandler } from './get-item-estimate.js';
+import { createItemOperationsHandler } from './item-operations.js';
+import { createMoveItemsHandler } from './move-items.js';
 import { createProvisionHandler } from './provision.js';
+import { createSettingsHandler } from './settings.js';
 import { createSyncHandler } from './sync.js';
 import type { CommandHandler, CommandName } from './types.js';
 
@@ -20,6 +24,10 @@ export function createHandlers(deps: EngineDeps): Partial<Record<CommandName, Co
     Provision: createProvisionHandler(deps) as CommandHandler<Account>,
     FolderSync: createFolderSyncHandler(deps),
     Sync: createSyncHandler(deps),
+    Settings: createSettingsHandler(deps),
+    GetItemEstimate: createGetItemEstimateHandler(deps),
+    MoveItems: createMoveItemsHandler(deps),
+    ItemOperations: createItemOperationsHandler(deps),
   };
   if (deps.push !== undefined) handlers.Ping = createPingHandler({ ...deps, push: deps.push });
   if (deps.backend.folders !== undefined) {

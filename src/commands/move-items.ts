@@ -6,7 +6,6 @@ import type { WbxmlElement } from '../../wbxml/tree.js';
 import type { Account } from '../backend/contract.js';
 import type { ItemClass } from '../backend/model.js';
 import { EasHttpError } from '../errors.js';
-import { classSupported } from '../protocol/items/index.js';
 import {
   buildMoveItemsResponse,
   MoveItemsStatus,
@@ -16,14 +15,9 @@ import {
 } from '../protocol/move-items.js';
 import { ProtocolError } from '../protocol/read.js';
 import { LockTimeoutError, type DeviceScope } from '../state/store.js';
-import {
-  FolderIdMap,
-  HierarchyStateStore,
-  SyncStateStore,
-  type HierarchyState,
-} from '../state/sync-state.js';
-import type { CollectionState } from '../sync/collection.js';
-import { classOfType } from '../sync/hierarchy.js';
+import { SyncStateStore } from '../state/sync-state.js';
+import { itemIdOf, type CollectionState } from '../sync/collection.js';
+import { loadDeviceFolders } from '../sync/device-folders.js';
 import { backendCall, type EngineContext, type EngineDeps } from './deps.js';
 import { versionAtLeast, type CommandHandler, type ProtocolVersion } from './types.js';
 
@@ -42,25 +36,15 @@ export async function collectionResolver(
   scope: DeviceScope,
   protocolVersion: ProtocolVersion,
 ): Promise<(collectionId: string) => Collection | undefined> {
-  const hierarchy = await new HierarchyStateStore<HierarchyState>(scope).current();
-  const ids = await FolderIdMap.load(scope);
+  const device = await loadDeviceFolders(scope);
   return (collectionId) => {
-    const type = hierarchy?.state.folders.find((f) => f.ServerId === collectionId)?.Type;
-    const cls = type === undefined ? undefined : classOfType(type);
-    const folderId = ids.backendId(collectionId);
-    if (cls === undefined || folderId === undefined || !classSupported(cls, protocolVersion))
-      return undefined;
-    return { collectionId, folderId, class: cls };
+    const r = device.resolve(collectionId, protocolVersion);
+    return r === undefined ? undefined : { collectionId, folderId: r.folderId, class: r.cls };
   };
 }
 
 /** The item id inside a ServerId of the collection ("<collection>:<item>", as Sync gives them). */
-export function itemIdIn(collectionId: string, serverId: string): string | undefined {
-  const prefix = `${collectionId}:`;
-  return serverId.startsWith(prefix) && serverId.length > prefix.length
-    ? serverId.slice(prefix.length)
-    : undefined;
-}
+export const itemIdIn = itemIdOf;
 
 /** How long a move waits for a collection a Sync is working on before answering Status 7. */
 export const defaultMoveLockWaitMs = 10_000;

@@ -6,12 +6,8 @@ import type { Account } from '../backend/contract.js';
 import { buildPingResponse, parsePingRequest, type PingFolder } from '../protocol/ping.js';
 import { ProtocolError } from '../protocol/read.js';
 import { waitForChange } from '../push/wait.js';
-import {
-  FolderIdMap,
-  HierarchyStateStore,
-  SyncStateStore,
-  type HierarchyState,
-} from '../state/sync-state.js';
+import { SyncStateStore } from '../state/sync-state.js';
+import { loadDeviceFolders } from '../sync/device-folders.js';
 import { estimateChanges, type CollectionState } from '../sync/collection.js';
 import { currentFolders, diffFolders, diffIsEmpty } from '../sync/hierarchy.js';
 import type { EngineDeps } from './deps.js';
@@ -74,14 +70,12 @@ export function createPingHandler(
       await cacheSlot.set({ HeartbeatInterval: interval, Folders: folders } satisfies PingCache);
     }
 
-    const hierarchy = await new HierarchyStateStore<HierarchyState>(scope).current();
-    const ids = await FolderIdMap.load(scope);
+    const device = await loadDeviceFolders(scope);
     const watched: Array<{ id: string; backendId: string }> = [];
     for (const f of folders) {
-      const known = hierarchy?.state.folders.some((x) => x.ServerId === f.Id) === true;
-      const backendId = ids.backendId(f.Id);
-      if (!known || backendId === undefined) return respond({ Status: PingStatus.FolderSyncRequired });
-      watched.push({ id: f.Id, backendId });
+      const resolved = device.resolve(f.Id, ctx.protocolVersion);
+      if (resolved === undefined) return respond({ Status: PingStatus.FolderSyncRequired });
+      watched.push({ id: f.Id, backendId: resolved.folderId });
     }
 
     const states = new SyncStateStore<CollectionState, WbxmlElement>(scope);
@@ -120,9 +114,9 @@ export function createPingHandler(
       signal: ctx.signal,
       onError: (err) => ctx.log.warn({ err }, 'ping check failed'),
       check: async (hint, signal) => {
-        if (hint?.hierarchy === true && hierarchy !== undefined) {
-          const now = await currentFolders(deps.backend, ctx.account, ids, signal);
-          if (!diffIsEmpty(diffFolders(hierarchy.state.folders, now)))
+        if (hint?.hierarchy === true) {
+          const now = await currentFolders(deps.backend, ctx.account, device.ids, signal);
+          if (!diffIsEmpty(diffFolders(device.folders, now)))
             return { Status: PingStatus.FolderSyncRequired };
         }
         const only = hint?.folderIds === undefined ? undefined : new Set(hint.folderIds);

@@ -3,7 +3,6 @@
 // remembers the request so an empty or Partial Sync can reuse it (MS-ASCMD 2.2.1.21.1.1).
 import { el, type WbxmlElement } from '../../wbxml/tree.js';
 import type { Account } from '../backend/contract.js';
-import { classSupported } from '../protocol/items/index.js';
 import { ProtocolError } from '../protocol/read.js';
 import {
   buildSyncCollection,
@@ -13,13 +12,7 @@ import {
   type SyncRequest,
 } from '../protocol/sync.js';
 import type { DeviceScope } from '../state/store.js';
-import {
-  FolderIdMap,
-  HierarchyStateStore,
-  nextSyncKey,
-  SyncStateStore,
-  type HierarchyState,
-} from '../state/sync-state.js';
+import { nextSyncKey, SyncStateStore } from '../state/sync-state.js';
 import {
   applyClientCommands,
   collectServerChanges,
@@ -30,9 +23,8 @@ import {
   type CollectionContext,
   type CollectionState,
 } from '../sync/collection.js';
-import { classOfType } from '../sync/hierarchy.js';
-import { FolderType } from '../backend/folder-types.js';
 import { waitForChange } from '../push/wait.js';
+import { loadDeviceFolders } from '../sync/device-folders.js';
 import type { EngineDeps } from './deps.js';
 import type { CommandHandler, CommandResult } from './types.js';
 
@@ -83,12 +75,8 @@ export function createSyncHandler(deps: EngineDeps): CommandHandler<Account> {
     if (collections === undefined)
       return { body: buildSyncResponse({ Status: SyncStatus.IncompleteRequest }) };
 
-    const hierarchy = await new HierarchyStateStore<HierarchyState>(scope).current();
-    const ids = await FolderIdMap.load(scope);
-    const trashFolderId = async (): Promise<string | undefined> => {
-      const trash = hierarchy?.state.folders.find((f) => f.Type === FolderType.DeletedItems);
-      return trash === undefined ? undefined : ids.backendId(trash.ServerId);
-    };
+    const device = await loadDeviceFolders(scope);
+    const trashFolderId = async (): Promise<string | undefined> => device.trashFolderId();
 
     const watchedFolders: string[] = [];
     const run = async (signal: AbortSignal): Promise<CollectionOutcome[]> => {
@@ -97,14 +85,13 @@ export function createSyncHandler(deps: EngineDeps): CommandHandler<Account> {
         const windowSize =
           Math.min(req.WindowSize ?? request.WindowSize ?? defaultWindowSize, maxWindowSize) ||
           defaultWindowSize;
-        const folder = hierarchy?.state.folders.find((f) => f.ServerId === req.CollectionId);
-        const folderId = folder === undefined ? undefined : ids.backendId(folder.ServerId);
-        const cls = folder === undefined ? undefined : classOfType(folder.Type);
-        if (folderId === undefined || cls === undefined || !classSupported(cls, ctx.protocolVersion)) {
+        const resolved = device.resolve(req.CollectionId, ctx.protocolVersion);
+        if (resolved === undefined) {
           // Unknown to this device's hierarchy: it must FolderSync (MS-ASCMD 2.2.3.177.17, 12).
           outcomes.push(statusOnly(req, SyncStatus.FolderHierarchyChanged));
           continue;
         }
+        const { folderId, cls } = resolved;
         if (!watchedFolders.includes(folderId)) watchedFolders.push(folderId);
         const cx: CollectionContext = {
           backend: deps.backend,

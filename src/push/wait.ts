@@ -26,19 +26,18 @@ export function waitForChange<T>(opts: WaitOptions<T>): Promise<WaitOutcome<T>> 
   return new Promise((resolve) => {
     const held = new AbortController();
     let done = false;
-    let timer: NodeJS.Timeout | undefined;
     const finish = (outcome: WaitOutcome<T>): void => {
       if (done) return;
       done = true;
-      if (timer !== undefined) clearTimeout(timer);
+      clearTimeout(timer);
       opts.signal.removeEventListener('abort', onAbort);
       held.abort();
       resolve(outcome);
     };
     const onAbort = (): void => finish({ kind: 'aborted' });
+    const timer = setTimeout(() => finish({ kind: 'timeout' }), opts.timeoutMs);
     if (opts.signal.aborted) return finish({ kind: 'aborted' });
     opts.signal.addEventListener('abort', onAbort, { once: true });
-    timer = setTimeout(() => finish({ kind: 'timeout' }), opts.timeoutMs);
 
     // Looks run one at a time; hints arriving meanwhile are merged into the next look.
     let looking = false;

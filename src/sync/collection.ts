@@ -95,9 +95,11 @@ export function filterSince(
   return days === undefined || days === 0 ? undefined : new Date(now - days * 86_400_000);
 }
 
-const serverIdOf = (collectionId: string, itemId: string): string => `${collectionId}:${itemId}`;
+/** An item's ServerId: `<collection>:<item id>` (MS-ASCMD 2.2.3.156.1 leaves the form to the server). */
+export const serverIdOf = (collectionId: string, itemId: string): string => `${collectionId}:${itemId}`;
 
-function itemIdOf(collectionId: string, serverId: string): string | undefined {
+/** The item id inside a ServerId of the collection; undefined when it is not one of its. */
+export function itemIdOf(collectionId: string, serverId: string): string | undefined {
   const prefix = `${collectionId}:`;
   return serverId.startsWith(prefix) && serverId.length > prefix.length
     ? serverId.slice(prefix.length)
