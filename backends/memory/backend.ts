@@ -40,6 +40,7 @@ import type {
   ItemClass,
   TypedItem,
 } from '../../src/backend/model.js';
+import { stripBcc } from '../../src/convert/mime-compose.js';
 import { emailToMime } from '../../src/convert/mime-from-email.js';
 import {
   attachmentAt,
@@ -143,15 +144,8 @@ function parseFileReference(ref: string): { itemId: string; index: number } | un
   return m === null ? undefined : { itemId: m[1] ?? '', index: Number(m[2]) };
 }
 
-/** Removes Bcc header lines (and their folded continuations) from a message before delivery. */
-export function stripBcc(mime: Uint8Array): Uint8Array {
-  const text = Buffer.from(mime).toString('latin1');
-  const end = text.search(/\r?\n\r?\n/);
-  const head = end < 0 ? text : text.slice(0, end);
-  const kept = head.replace(/^bcc:.*(?:\r?\n[ \t].*)*(?:\r?\n|$)/gim, '');
-  if (kept === head) return mime;
-  return new Uint8Array(Buffer.from(kept + (end < 0 ? '' : text.slice(end)), 'latin1'));
-}
+/** Removes Bcc header lines before delivery; shared with the SMTP submitter. */
+export { stripBcc };
 
 export class MemoryBackend implements Backend {
   readonly name = 'memory';
