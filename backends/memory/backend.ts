@@ -164,6 +164,8 @@ export class MemoryBackend implements Backend {
   private accountsMtime = -1;
   /** Parsed messages by item id + version; parsing is the costly part of reading mail. */
   private readonly parsedCache = new Map<string, Promise<ParsedMime>>();
+  private readonly recordIdentity = new WeakMap<StoredEmail, number>();
+  private recordCounter = 0;
   private closed = false;
 
   constructor(opts: MemoryBackendOptions) {
@@ -399,7 +401,14 @@ export class MemoryBackend implements Backend {
   }
 
   private parsed(rec: StoredEmail): Promise<ParsedMime> {
-    const key = `${rec.id}:${rec.version}`;
+    // Item ids and versions are counted per account, so they alone would let one account's
+    // read hit another account's cached message: key by the stored record's own identity.
+    let identity = this.recordIdentity.get(rec);
+    if (identity === undefined) {
+      identity = ++this.recordCounter;
+      this.recordIdentity.set(rec, identity);
+    }
+    const key = `${identity}:${rec.version}`;
     let p = this.parsedCache.get(key);
     if (p === undefined) {
       p = parseMime(rec.mime);

@@ -15,6 +15,7 @@ import { createGetItemEstimateHandler } from './get-item-estimate.js';
 import { createItemOperationsHandler } from './item-operations.js';
 import { createMoveItemsHandler } from './move-items.js';
 import { createProvisionHandler } from './provision.js';
+import { createSendMailHandler, createSmartForwardHandler, createSmartReplyHandler } from './send-mail.js';
 import { createSettingsHandler } from './settings.js';
 import { createSyncHandler } from './sync.js';
 import type { CommandHandler, CommandName } from './types.js';
@@ -30,6 +31,11 @@ export function createHandlers(deps: EngineDeps): Partial<Record<CommandName, Co
     ItemOperations: createItemOperationsHandler(deps),
   };
   if (deps.push !== undefined) handlers.Ping = createPingHandler({ ...deps, push: deps.push });
+  if (deps.backend.mail !== undefined) {
+    handlers.SendMail = createSendMailHandler(deps);
+    handlers.SmartReply = createSmartReplyHandler(deps);
+    handlers.SmartForward = createSmartForwardHandler(deps);
+  }
   if (deps.backend.folders !== undefined) {
     handlers.FolderCreate = createFolderCreateHandler(deps);
     handlers.FolderUpdate = createFolderUpdateHandler(deps);

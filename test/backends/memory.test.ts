@@ -67,6 +67,38 @@ describe('memory backend', () => {
     return f.id;
   };
 
+  it("never serves one account's message to another, though both count ids and versions alike", async () => {
+    const put = async (acc: Account, subject: string): Promise<string> => {
+      const mime = Buffer.from(`From: ${acc.email}\r\nSubject: ${subject}\r\n\r\nbody of ${subject}\r\n`);
+      const stamp = await backend.createItem(
+        acc,
+        await folderId(acc, 'inbox'),
+        { class: 'Email', item: { Body: { Type: 4, Data: mime, EstimatedDataSize: mime.length } } },
+        signal,
+      );
+      return stamp.id;
+    };
+    const idA = await put(a, 'for alice');
+    const idB = await put(b, 'for bob');
+    expect(idA).toBe(idB); // the same id in both accounts is what made a shared cache key collide
+    const [readA] = await backend.getItems(
+      a,
+      await folderId(a, 'inbox'),
+      [idA],
+      { bodyPreferences: [] },
+      signal,
+    );
+    const [readB] = await backend.getItems(
+      b,
+      await folderId(b, 'inbox'),
+      [idB],
+      { bodyPreferences: [] },
+      signal,
+    );
+    expect((readA?.item as { Subject?: string }).Subject).toBe('for alice');
+    expect((readB?.item as { Subject?: string }).Subject).toBe('for bob');
+  });
+
   it('creates the default folders, one of each role', async () => {
     const folders = await backend.listFolders(a, signal);
     expect(folders.map((f) => `${f.class}/${f.role}/${f.displayName}`)).toEqual([
