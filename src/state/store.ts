@@ -95,7 +95,13 @@ async function openSqlite(file: string, namespace: string): Promise<StateStore> 
   const adapter = new KeyvSqlite({ uri: `sqlite://${file}`, busyTimeout: 5000 });
   adapter.on('error', () => {}); // every failing call also rejects
   // WAL lets the admin CLI read while the server writes; the lock table backs cross-process locks.
-  if (file !== ':memory:') await adapter.query('PRAGMA journal_mode=WAL');
+  if (file !== ':memory:') {
+    await adapter.query('PRAGMA journal_mode=WAL');
+    // In WAL mode NORMAL cannot corrupt the file; a power cut may lose the last commits, which a
+    // device recovers from like any unknown sync key (Status 3, then a fresh sync). FULL would
+    // fsync every lock and every commit, several per request.
+    await adapter.query('PRAGMA synchronous=NORMAL');
+  }
   await adapter.query(
     'CREATE TABLE IF NOT EXISTS easd_locks(key TEXT PRIMARY KEY, token TEXT NOT NULL, expires INTEGER NOT NULL)',
   );
