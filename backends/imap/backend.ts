@@ -35,7 +35,7 @@ import {
 } from './options.js';
 import { attachmentParts } from './parts.js';
 import { connector, UserPool, type Connector, type Lease } from './pool.js';
-import { binarySize, storeFlags, storeFlagsUnchangedSince, uidExpunge } from './raw.js';
+import { binarySize, storeFlags, storeFlagsUnchangedSince, uidExpunge, unselect } from './raw.js';
 import { UserWatcher } from './watch.js';
 
 interface Handle {
@@ -236,22 +236,30 @@ export class ImapBackend implements Backend {
     return entry;
   }
 
-  /** Runs `fn` on a leased connection; protocol and socket failures become BackendErrors. */
+  /**
+   * Runs `fn` on a leased connection; protocol and socket failures become BackendErrors. A read
+   * (`retry`) whose connection died under it — a server restart, a BYE — runs once more.
+   */
   private async withLease<T>(
     entry: UserEntry,
     signal: AbortSignal,
     path: string | undefined,
     fn: (client: ImapFlow) => Promise<T>,
     what: string,
+    retry = false,
   ): Promise<T> {
-    const lease: Lease = await entry.pool.acquire(signal, path);
-    try {
-      const r = await fn(lease.client);
-      lease.release();
-      return r;
-    } catch (e) {
-      lease.release(!(e instanceof BackendError) || e.kind === 'unavailable');
-      throw toBackendError(e, what);
+    for (let attempt = 1; ; attempt++) {
+      const lease: Lease = await entry.pool.acquire(signal, path);
+      try {
+        const r = await fn(lease.client);
+        lease.release();
+        return r;
+      } catch (e) {
+        const dead = !lease.client.usable;
+        lease.release(dead || !(e instanceof BackendError) || e.kind === 'unavailable');
+        if (dead && retry && attempt === 1 && !signal.aborted) continue;
+        throw toBackendError(e, what);
+      }
     }
   }
 
@@ -264,7 +272,7 @@ export class ImapBackend implements Backend {
     folderId: string,
     signal: AbortSignal,
     fn: (client: ImapFlow, mb: MailboxObject, box: MailboxInfo, entry: UserEntry) => Promise<T>,
-    opts: { fresh?: boolean; what: string },
+    opts: { fresh?: boolean; what: string; retry?: boolean },
   ): Promise<T> {
     const entry = this.entryOf(account);
     const box = await this.resolve(entry, folderId, signal);
@@ -279,6 +287,7 @@ export class ImapBackend implements Backend {
         return fn(client, mb, box, entry);
       },
       opts.what,
+      opts.retry === true,
     );
   }
 
@@ -289,7 +298,12 @@ export class ImapBackend implements Backend {
     fresh: boolean,
   ): Promise<MailboxObject> {
     const current = client.mailbox;
-    if (!fresh && current !== false && current.path === box.path) return current;
+    if (!fresh && current !== false && current.path === box.path) {
+      // NOOP is the sync point: mail other clients added since the last command becomes visible
+      // (a FETCH or SEARCH alone need not show it, RFC 3501 7.4.1)
+      await client.noop();
+      if (client.mailbox !== false && client.mailbox.path === box.path) return client.mailbox;
+    }
     try {
       return await client.mailboxOpen(box.path);
     } catch (e) {
@@ -311,8 +325,14 @@ export class ImapBackend implements Backend {
       signal,
       undefined,
       // LIST-STATUS (RFC 5819) where offered: one round trip for names, attributes and UIDVALIDITY
-      (client) => client.list({ statusQuery: { uidValidity: true } }),
+      async (client) => {
+        // STATUS of the mailbox a connection has selected can describe a mailbox another client
+        // deleted and created again meanwhile: ask with nothing selected
+        if (!(await unselect(client))) throw new BackendError('unavailable', 'no UNSELECT: reconnect');
+        return client.list({ statusQuery: { uidValidity: true } });
+      },
       'LIST',
+      true,
     );
     entry.boxes = mailboxesFrom(list);
     entry.boxesAt = Date.now();
@@ -418,7 +438,7 @@ export class ImapBackend implements Backend {
       undefined,
       async (c) => {
         // a selected mailbox cannot be deleted cleanly on every server
-        if (c.mailbox !== false) await c.mailboxClose();
+        if (!(await unselect(c))) throw new BackendError('unavailable', 'no UNSELECT: reconnect');
         for (const b of doomed) await c.mailboxDelete(b.path);
       },
       'DELETE',
@@ -461,7 +481,8 @@ export class ImapBackend implements Backend {
         if (opts.since !== undefined) {
           // SINCE compares dates without time in the server's zone: ask from a day earlier
           // (more is allowed, fewer is not); with WITHIN imapflow sends YOUNGER instead.
-          const uids = await this.searchUids(client, { since: new Date(opts.since.getTime() - 86_400_000) });
+          const since = Math.min(opts.since.getTime() - 86_400_000, Date.now() - 86_400_000);
+          const uids = await this.searchUids(client, { since: new Date(since) });
           if (uids === '') return [];
           range = uids;
         }
@@ -476,7 +497,7 @@ export class ImapBackend implements Backend {
         msgs.sort((a, b) => timeOf(b.internalDate) - timeOf(a.internalDate) || b.uid - a.uid);
         return msgs.map((m) => ({ id: itemId(mb.uidValidity, m.uid), version: this.versionOf(m, modseq) }));
       },
-      { what: 'listing' },
+      { what: 'listing', retry: true },
     );
   }
 
@@ -498,7 +519,7 @@ export class ImapBackend implements Backend {
           throw new BackendError('cursor-expired', 'the server keeps no change log (QRESYNC)');
         return `${mb.uidValidity.toString()}.${mb.highestModseq.toString()}`;
       },
-      { fresh: true, what: 'SELECT' },
+      { fresh: true, what: 'SELECT', retry: true },
     );
   }
 
@@ -546,7 +567,7 @@ export class ImapBackend implements Backend {
         for (const uid of vanished) changes.push({ kind: 'delete', id: itemId(mb.uidValidity, uid) });
         return { changes, cursor: next };
       },
-      { fresh: true, what: 'FETCH CHANGEDSINCE' },
+      { fresh: true, what: 'FETCH CHANGEDSINCE', retry: true },
     );
   }
 
@@ -595,7 +616,7 @@ export class ImapBackend implements Backend {
         }
         return out;
       },
-      { what: 'FETCH' },
+      { what: 'FETCH', retry: true },
     );
   }
 
@@ -1035,8 +1056,13 @@ export class ImapBackend implements Backend {
     // every word must occur (IMAP ANDs criteria; imapflow has no AND, a one-element OR nests one)
     let query: Record<string, unknown> = { all: true };
     for (const w of [...words].reverse()) query = { text: w, ...(query.all === true ? {} : { or: [query] }) };
-    if (q.receivedAfter !== undefined) query.since = q.receivedAfter;
-    if (q.receivedBefore !== undefined) query.before = new Date(q.receivedBefore.getTime() + 86_400_000);
+    // with WITHIN imapflow sends these as YOUNGER/OLDER seconds, which must be positive: a bound
+    // in the future is left to the exact check below
+    const past = (d: Date): boolean => d.getTime() < Date.now() - 1000;
+    if (q.receivedAfter !== undefined && past(q.receivedAfter)) query.since = q.receivedAfter;
+    const before =
+      q.receivedBefore === undefined ? undefined : new Date(q.receivedBefore.getTime() + 86_400_000);
+    if (before !== undefined && past(before)) query.before = before;
     const found: Array<{ hit: SearchHit; time: number; uid: number }> = [];
     for (const box of targets) {
       await this.withLease(
@@ -1048,7 +1074,29 @@ export class ImapBackend implements Backend {
           if (mb.exists === 0) return;
           const uids = await this.searchUids(client, query);
           if (uids === '') return;
-          for (const msg of await client.fetchAll(uids, { uid: true, internalDate: true }, { uid: true })) {
+          const wantConversation = q.ConversationId;
+          const msgs = await client.fetchAll(
+            uids,
+            {
+              uid: true,
+              internalDate: true,
+              ...(wantConversation !== undefined && { headers: ['message-id', 'references', 'in-reply-to'] }),
+            },
+            { uid: true },
+          );
+          for (const msg of msgs) {
+            if (wantConversation !== undefined) {
+              // the converter derives ConversationId from these three headers; so does this filter
+              const parsed = await parseMime(
+                new Uint8Array(Buffer.concat([msg.headers ?? Buffer.alloc(0), Buffer.from('\r\n')])),
+              );
+              const id = emailFromParsed(parsed, {
+                bodyPreferences: [],
+                fileReference: () => '',
+              }).ConversationId;
+              if (id === undefined || Buffer.compare(Buffer.from(id), Buffer.from(wantConversation)) !== 0)
+                continue;
+            }
             const time = timeOf(msg.internalDate);
             // SINCE/BEFORE are whole days: the exact bounds are checked here
             if (q.receivedAfter !== undefined && time <= q.receivedAfter.getTime()) continue;

@@ -250,7 +250,7 @@ export class UserPool {
     conn.timer = setTimeout(() => {
       const at = this.idle.indexOf(conn);
       if (at >= 0) this.idle.splice(at, 1);
-      void conn.client.logout().catch(() => conn.client.close());
+      void logoutWithin(conn.client, 2000);
     }, this.opts.idleTimeoutMs);
     conn.timer.unref();
     this.idle.push(conn);
@@ -282,14 +282,21 @@ export class UserPool {
     await Promise.all(
       all.map(async (c) => {
         clearTimeout(c.timer);
-        await Promise.race([
-          c.client.logout().catch(() => undefined),
-          new Promise((r) => setTimeout(r, 2000).unref()),
-        ]);
-        c.client.close();
+        await logoutWithin(c.client, 2000);
       }),
     );
   }
+}
+
+/** LOGOUT, or just closing the socket if the server does not answer within `ms`; leaves no timer. */
+export async function logoutWithin(client: ImapFlow, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    client.logout().catch(() => undefined),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+  ]);
+  clearTimeout(timer);
+  client.close();
 }
 
 function mailboxPath(client: ImapFlow): string | undefined {

@@ -113,3 +113,31 @@ export async function binarySize(client: ImapFlow, uid: number, part: string): P
   r.next();
   return size;
 }
+
+interface SelectState {
+  mailbox: unknown;
+  state: unknown;
+  states: { AUTHENTICATED: unknown };
+  currentSelectCommand: unknown;
+}
+
+/**
+ * UNSELECT (RFC 3691): leaves the selected mailbox without expunging (CLOSE would expunge every
+ * \Deleted message, also other clients'). imapflow has no API for it, so its state is reset here
+ * the way its own CLOSE does. Returns false if the mailbox could not be left.
+ */
+export async function unselect(client: ImapFlow): Promise<boolean> {
+  if (client.mailbox === false) return true;
+  if (!client.capabilities.has('UNSELECT')) {
+    // RFC 3501 6.3.1: a failed SELECT/EXAMINE leaves the connection with nothing selected
+    await client.mailboxOpen('easd-no-such-mailbox-\u00a0', { readOnly: true }).catch(() => undefined);
+    return (client.mailbox as unknown) === false;
+  }
+  const r = await exec(client, 'UNSELECT', false);
+  r.next();
+  const s = client as unknown as SelectState;
+  s.mailbox = false;
+  s.currentSelectCommand = false;
+  s.state = s.states.AUTHENTICATED;
+  return true;
+}

@@ -12,6 +12,7 @@ import type { ChangeHint } from '../../src/backend/contract.js';
 import { BackendError } from '../../src/backend/errors.js';
 import type { MailboxInfo } from './folders.js';
 import type { ImapLogger } from './options.js';
+import { logoutWithin } from './pool.js';
 
 export interface WatcherDeps {
   /** A new logged-in connection, not from the pool. */
@@ -110,8 +111,7 @@ export class UserWatcher {
       const c = this.client;
       if (c !== undefined) {
         // LOGOUT ends IDLE too; a server that does not answer gets the socket closed
-        await Promise.race([c.logout().catch(() => undefined), sleep(2000)]);
-        c.close();
+        await logoutWithin(c, 2000);
       }
     }
     await this.running?.catch(() => undefined);
