@@ -23,7 +23,7 @@
 //
 // Item ids are `<UIDVALIDITY>.<UID>`: when UIDVALIDITY changes every old id stops existing, so a
 // device gets deletes and adds, never duplicates. Versions are the message's MODSEQ with CONDSTORE
-// (RFC 7162), else a hash of its flags (content never changes in IMAP). Listing is one FETCH of
+// (RFC 7162), else a hash of its flags (content never changes in IMAP). Listing is a NOOP (or SELECT) and one FETCH of
 // UID, MODSEQ and INTERNALDATE (never bodies), newest first by INTERNALDATE; FilterType is a UID
 // SEARCH SINCE (YOUNGER with WITHIN). The change feed is FETCH CHANGEDSINCE … VANISHED (QRESYNC,
 // RFC 7162 3.2.6); without QRESYNC, or after a UIDVALIDITY change, it says 'cursor-expired'.
