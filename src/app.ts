@@ -5,8 +5,13 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { openCardDavBackend } from '../backends/carddav/index.js';
+import { openImapBackend } from '../backends/imap/index.js';
 import { ensureDemoAccount, openMemoryBackend } from '../backends/memory/index.js';
+import { createSmtpSubmitter } from '../backends/smtp/index.js';
 import type { Account, Backend } from './backend/contract.js';
+import { BackendError } from './backend/errors.js';
+import { BackendRouter, type Mount } from './backend/router.js';
 import { defaultPushSettings, type EngineDeps } from './commands/deps.js';
 import { createEngineGate, createHandlers } from './commands/index.js';
 import { localBus, redisBus } from './push/bus.js';
@@ -30,28 +35,112 @@ export interface Easd {
 
 export class StartupError extends Error {}
 
-async function openBackend(config: Config): Promise<{ backend: Backend; demo: Easd['demo'] }> {
-  const external = [
-    ['EASD_IMAP_URL', config.imapUrl],
-    ['EASD_SMTP_URL', config.smtpUrl],
-    ['EASD_CALDAV_URL', config.caldavUrl],
-    ['EASD_CARDDAV_URL', config.carddavUrl],
-  ].filter(([, v]) => v !== undefined);
-  if (external.length > 0) {
-    // Said plainly rather than silently serving the built-in store instead of the user's mail.
+/**
+ * Passwords of recently signed-in users, for the stores that need them after login (SMTP
+ * submission as the user). Kept in this closure only, never on an Account, dropped after `ttlMs`.
+ */
+class CredentialCache {
+  private readonly entries = new Map<string, { password: string; until: number }>();
+  constructor(private readonly ttlMs = 30 * 60_000) {}
+  remember(user: string, password: string): void {
+    this.entries.set(user.toLowerCase(), { password, until: Date.now() + this.ttlMs });
+    if (this.entries.size > 10_000)
+      for (const [k, v] of this.entries) if (v.until < Date.now()) this.entries.delete(k);
+  }
+  password(user: string): string | undefined {
+    const e = this.entries.get(user.toLowerCase());
+    return e !== undefined && e.until > Date.now() ? e.password : undefined;
+  }
+}
+
+interface OpenedBackend {
+  backend: Backend;
+  demo: Easd['demo'];
+  /** Wraps login so stores that need the password later can get it. */
+  authenticate: (user: string, password: string, signal: AbortSignal) => Promise<Account | null>;
+  close: () => Promise<void>;
+}
+
+async function openBackend(config: Config, log: Logger): Promise<OpenedBackend> {
+  if (config.caldavUrl !== undefined) {
+    // Said plainly rather than silently serving calendars from somewhere else.
     throw new StartupError(
-      `${external.map(([k]) => k).join(', ')} set, but the IMAP/SMTP/DAV backends are not part of this build yet; unset them to use the built-in store`,
+      'EASD_CALDAV_URL is set, but the CalDAV backend is not part of this build yet; unset it',
     );
   }
-  const dataDir = path.join(config.dataDir, 'memory');
-  const backend = await openMemoryBackend({ dataDir });
-  const demo = await ensureDemoAccount(dataDir);
-  return { backend, demo };
+  if (config.imapUrl === undefined) {
+    if (config.smtpUrl !== undefined || config.carddavUrl !== undefined) {
+      throw new StartupError(
+        "EASD_SMTP_URL and EASD_CARDDAV_URL need EASD_IMAP_URL: accounts are the mail server's accounts",
+      );
+    }
+    const dataDir = path.join(config.dataDir, 'memory');
+    const backend = await openMemoryBackend({ dataDir });
+    const demo = await ensureDemoAccount(dataDir);
+    return {
+      backend,
+      demo,
+      authenticate: (u, p, s) => backend.authenticate(u, p, s),
+      close: async () => backend.close(),
+    };
+  }
+
+  // Real stores: mail on IMAP (its accounts are easd's accounts), sending through SMTP as the
+  // user (or a relay when EASD_SMTP_URL carries credentials), contacts on CardDAV.
+  const credentials = new CredentialCache();
+  let smtp: ReturnType<typeof createSmtpSubmitter> | undefined;
+  if (config.smtpUrl !== undefined) {
+    const url = new URL(config.smtpUrl);
+    const relay =
+      url.username !== ''
+        ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) }
+        : undefined;
+    url.username = '';
+    url.password = '';
+    smtp = createSmtpSubmitter({
+      url: url.toString(),
+      auth: relay ?? 'user',
+      credentials: (account) => {
+        const pass = credentials.password(account.user);
+        if (pass === undefined) throw new BackendError('auth', 'sign in again to send');
+        return { user: account.user, pass };
+      },
+      pool: true,
+    });
+  }
+  const submitter = smtp;
+  const imap = await openImapBackend({
+    url: config.imapUrl,
+    logger: log,
+    ...(submitter === undefined
+      ? {}
+      : { submit: (account, mime, signal) => submitter.submit(account as Account, mime, signal) }),
+  });
+  const mounts: Mount[] = [{ prefix: 'm', backend: imap, classes: ['Email'] }];
+  let carddav: Backend | undefined;
+  if (config.carddavUrl !== undefined) {
+    carddav = await openCardDavBackend({ url: config.carddavUrl });
+    mounts.push({ prefix: 'c', backend: carddav, classes: ['Contacts'] });
+  }
+  const backend: Backend = mounts.length === 1 ? imap : new BackendRouter(mounts);
+  return {
+    backend,
+    demo: null,
+    authenticate: async (user, password, signal) => {
+      const account = await backend.authenticate(user, password, signal);
+      if (account !== null) credentials.remember(account.user, password);
+      return account;
+    },
+    close: async () => {
+      await backend.close?.();
+      await smtp?.close();
+    },
+  };
 }
 
 export async function openEasd(config: Config, log: Logger): Promise<Easd> {
   const policy = policyProvider(await loadPolicy(config.policyFile));
-  const { backend, demo } = await openBackend(config);
+  const { backend, demo, authenticate, close: closeBackend } = await openBackend(config, log);
   const state = await openStateStore({ url: config.stateUrl, dataDir: config.dataDir });
   // Several nodes share Redis for state; push signals then travel over the same Redis.
   const shared = config.stateUrl?.startsWith('redis') === true;
@@ -65,7 +154,7 @@ export async function openEasd(config: Config, log: Logger): Promise<Easd> {
   };
   const app = await buildServer<Account>({
     logger: log,
-    authenticate: (user, password, signal) => backend.authenticate(user, password, signal),
+    authenticate,
     handlers: createHandlers(deps),
     gate: createEngineGate(deps),
     publicUrl: config.publicUrl,
@@ -91,7 +180,7 @@ export async function openEasd(config: Config, log: Logger): Promise<Easd> {
   app.addHook('onClose', async () => {
     await hub.close();
     await bus.close();
-    await backend.close?.();
+    await closeBackend();
     await state.close();
   });
   return { app, hub, backend, state, demo };
