@@ -321,3 +321,36 @@ describe('gzip', () => {
     expect(res.rawPayload[0]).toBe(0x03);
   });
 });
+
+describe('debug trace', () => {
+  it('hands the decoded request and response of a command to the trace hook', async () => {
+    const traced: Array<{ who: string; direction: string; root: string }> = [];
+    const app2 = await buildServer<AccountInfo>({
+      logger: false,
+      authenticate: async (user, password) => (users.get(user) === password ? { user, email: user } : null),
+      handlers: {
+        FolderSync: async () => ({
+          body: el('FolderHierarchy', 'FolderSync', el('FolderHierarchy', 'Status', '1')),
+        }),
+      },
+      trace: (who, direction, doc) =>
+        traced.push({ who: `${who.user}/${who.deviceId}`, direction, root: doc.name }),
+    });
+    const res = await app2.inject({
+      method: 'POST',
+      url: plainUrl('FolderSync'),
+      headers: {
+        authorization: basic('alice', 'secret'),
+        'ms-asprotocolversion': '14.0',
+        'content-type': 'application/vnd.ms-sync.wbxml',
+      },
+      payload: folderSyncBody,
+    });
+    expect(res.statusCode).toBe(200);
+    expect(traced).toEqual([
+      { who: 'alice/DEV1', direction: 'request', root: 'FolderSync' },
+      { who: 'alice/DEV1', direction: 'response', root: 'FolderSync' },
+    ]);
+    await app2.close();
+  });
+});
