@@ -9,7 +9,7 @@ import { createEngineGate, createHandlers } from '../../src/commands/index.js';
 import { redisBus, type PushBus } from '../../src/push/bus.js';
 import { PushHub } from '../../src/push/hub.js';
 import { buildServer } from '../../src/server.js';
-import { openStateStore, type StateStore } from '../../src/state/store.js';
+import type { StateStore } from '../../src/state/store.js';
 import { EasTestClient, findAll, findText } from '../support/eas-client.js';
 import { startTestEngine, testPolicy, type TestEngine } from '../support/engine.js';
 import { validateEasResponse } from '../support/schema.js';
