@@ -15,6 +15,7 @@ import { createGetItemEstimateHandler } from './get-item-estimate.js';
 import { createItemOperationsHandler } from './item-operations.js';
 import { createMoveItemsHandler } from './move-items.js';
 import { createProvisionHandler } from './provision.js';
+import { createSearchHandler } from './search.js';
 import { createSendMailHandler, createSmartForwardHandler, createSmartReplyHandler } from './send-mail.js';
 import { createSettingsHandler } from './settings.js';
 import { createSyncHandler } from './sync.js';
@@ -36,6 +37,7 @@ export function createHandlers(deps: EngineDeps): Partial<Record<CommandName, Co
     handlers.SmartReply = createSmartReplyHandler(deps);
     handlers.SmartForward = createSmartForwardHandler(deps);
   }
+  if (deps.backend.search !== undefined) handlers.Search = createSearchHandler(deps);
   if (deps.backend.folders !== undefined) {
     handlers.FolderCreate = createFolderCreateHandler(deps);
     handlers.FolderUpdate = createFolderUpdateHandler(deps);

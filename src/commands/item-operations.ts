@@ -81,9 +81,9 @@ async function fetchOne(run: Run, op: FetchRequest): Promise<FetchResponse> {
   const fail = (s: number): FetchResponse => ({ ...echo, Status: s });
   // MS-ASCMD 2.2.3.178.2: "Mailbox" is the store served; "Document Library" (MS-ASDOC) is not: 9.
   if (op.Store.toLowerCase() !== 'mailbox' || op.LinkId !== undefined) return fail(Status.StoreUnsupported);
-  // A search:LongId names a Search result; easd serves no Search yet.
-  if (op.LongId !== undefined) return fail(Status.ActionNotSupported);
   if (op.FileReference !== undefined) return fetchAttachment(run, op.FileReference, op.options, echo);
+  // A search:LongId names a Search result, and easd's LongIds are ServerIds (src/commands/search.ts).
+  if (op.LongId !== undefined) return fetchItem(run, { ...op, ServerId: op.LongId }, echo);
   return fetchItem(run, op, echo);
 }
 

@@ -245,13 +245,13 @@ describe('ItemOperations Fetch of an item: Status per MS-ASCMD 2.2.3.177.8', () 
     expect(opStatus(doc)).toBe('9');
   });
 
-  it('156: a LongId (Search results are not served)', async () => {
+  it('6: a LongId that is no Search result (easd LongIds are ServerIds)', async () => {
     const s = await setup();
     const doc = await itemOps(
       s.c,
       io('<Fetch><Store>Mailbox</Store><LongId xmlns="Search:">RgAAAAD</LongId></Fetch>'),
     );
-    expect([opStatus(doc), findText(doc, 'LongId')]).toEqual(['156', 'RgAAAAD']);
+    expect([opStatus(doc), findText(doc, 'LongId')]).toEqual(['6', 'RgAAAAD']);
   });
 
   it('2: a Fetch without Store, alone among good ones', async () => {

@@ -1,0 +1,346 @@
+// Search on the memory backend, WBXML in and out: the Mailbox store (FreeText, CollectionId,
+// DateReceived bounds, Range, DeepTraversal, BodyPreference), LongIds that ItemOperations fetches,
+// the GAL store (the memory backend's accounts), and each failure Status (MS-ASCMD 2.2.3.177.13).
+// Every response is schema-checked.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WbxmlElement } from '../../wbxml/index.js';
+import type { Account, Backend } from '../../src/backend/contract.js';
+import { createSearchHandler } from '../../src/commands/search.js';
+import { findAll, findText, type EasTestClient } from '../support/eas-client.js';
+import { startTestEngine, type TestEngine } from '../support/engine.js';
+import { validateEasResponse } from '../support/schema.js';
+
+let engine: TestEngine;
+const signal = (): AbortSignal => AbortSignal.timeout(10_000);
+const day = 86_400_000;
+let seq = 0;
+
+beforeAll(async () => {
+  engine = await startTestEngine();
+});
+afterAll(async () => engine?.close());
+
+async function addMail(
+  account: Account,
+  folderId: string,
+  subject: string,
+  body: string,
+  received: Date,
+): Promise<void> {
+  const mime = Buffer.from(
+    `Subject: ${subject}\r\nFrom: a@example.com\r\nTo: alice@easd.local\r\nDate: ${received.toUTCString()}\r\n\r\n${body}\r\n`,
+  );
+  await engine.backend.createItem(
+    account,
+    folderId,
+    {
+      class: 'Email',
+      item: { DateReceived: received, Body: { Type: 4, Data: mime, EstimatedDataSize: mime.length } },
+    },
+    signal(),
+  );
+}
+
+interface World {
+  c: EasTestClient;
+  /** A word only this world's messages carry. */
+  word: string;
+  /** The test folder's and its subfolder's ServerIds. */
+  id: string;
+  subId: string;
+  now: number;
+}
+
+/** A folder with three messages carrying `word` (one 3 days old) and a subfolder with one more. */
+async function setup(version = '16.1'): Promise<World> {
+  const c = await engine.client('alice', { version });
+  const account = await engine.account();
+  const word = `zork${process.pid}q${++seq}`;
+  const folders = engine.backend.folders!;
+  const folder = await folders.createFolder(account, null, `Search ${word}`, 'Email', signal());
+  const sub = await folders.createFolder(account, folder.id, `Sub ${word}`, 'Email', signal());
+  const now = Date.now();
+  await addMail(account, folder.id, `First ${word}`, 'plain words', new Date(now - 3 * day));
+  await addMail(account, folder.id, 'Second', `the body says ${word}`, new Date(now - 60_000));
+  await addMail(account, folder.id, 'Third', 'nothing to see', new Date(now - 30_000));
+  await addMail(account, sub.id, `Deep ${word}`, 'below', new Date(now - 1000));
+  const res = await c.command(
+    'FolderSync',
+    '<FolderSync xmlns="FolderHierarchy:"><SyncKey>0</SyncKey></FolderSync>',
+  );
+  const adds = findAll(res.doc, 'Add');
+  const idOf = (name: string): string =>
+    findText(
+      adds.find((a) => findText(a, 'DisplayName') === name),
+      'ServerId',
+    )!;
+  return { c, word, id: idOf(folder.displayName), subId: idOf(sub.displayName), now };
+}
+
+const mailbox = (query: string, options = ''): string =>
+  `<Search xmlns="Search:"><Store><Name>Mailbox</Name><Query>${query}</Query>${options && `<Options>${options}</Options>`}</Store></Search>`;
+const and = (...parts: string[]): string => `<And>${parts.join('')}</And>`;
+const cls = '<Class xmlns="AirSync:">Email</Class>';
+const coll = (id: string): string => `<CollectionId xmlns="AirSync:">${id}</CollectionId>`;
+const free = (t: string): string => `<FreeText>${t}</FreeText>`;
+const when = (op: 'GreaterThan' | 'LessThan', d: Date, prop = '<DateReceived xmlns="Email:"/>'): string =>
+  `<${op}>${prop}<Value>${d.toISOString()}</Value></${op}>`;
+const gal = (q: string, options = ''): string =>
+  `<Search xmlns="Search:"><Store><Name>GAL</Name><Query>${q}</Query>${options && `<Options>${options}</Options>`}</Store></Search>`;
+
+interface Answer {
+  doc: WbxmlElement;
+  Status?: string;
+  store?: string;
+  results: WbxmlElement[];
+  Range?: string;
+  Total?: string;
+}
+
+async function search(c: EasTestClient, body: string): Promise<Answer> {
+  const res = await c.command('Search', body);
+  expect(res.status).toBe(200);
+  await validateEasResponse(res.doc!, 'Search');
+  const store = findAll(res.doc, 'Store')[0];
+  return {
+    doc: res.doc!,
+    Status: res.doc!.children.find((e) => e.name === 'Status')?.value as string | undefined,
+    store: store === undefined ? undefined : findText(store, 'Status'),
+    results: findAll(res.doc, 'Result'),
+    Range: findText(res.doc, 'Range'),
+    Total: findText(res.doc, 'Total'),
+  };
+}
+
+const subjects = (a: Answer): Array<string | undefined> => a.results.map((r) => findText(r, 'Subject'));
+
+describe('Search, Mailbox store', () => {
+  for (const version of ['12.1', '14.1', '16.1']) {
+    it(`1 (${version}): FreeText in one collection, newest first, LongId = ServerId`, async () => {
+      const w = await setup(version);
+      const a = await search(w.c, mailbox(and(cls, coll(w.id), free(w.word))));
+      expect([a.Status, a.store, a.Range, a.Total, subjects(a)]).toEqual([
+        '1',
+        '1',
+        '0-1',
+        '2',
+        ['Second', `First ${w.word}`],
+      ]);
+      const r = a.results[0]!;
+      expect([findText(r, 'Class'), findText(r, 'CollectionId')]).toEqual(['Email', w.id]);
+      expect(findText(r, 'LongId')).toMatch(new RegExp(`^${w.id}:.+`));
+    });
+  }
+
+  it('1: no match is one empty Result, Total 0, no Range', async () => {
+    const w = await setup();
+    const a = await search(w.c, mailbox(and(cls, coll(w.id), free(`${w.word}nothing`))));
+    expect([a.store, a.results.length, a.results[0]!.children.length, a.Range, a.Total]).toEqual([
+      '1',
+      1,
+      0,
+      undefined,
+      '0',
+    ]);
+  });
+
+  it('1: Range 1-1 is the second match, with the whole Total', async () => {
+    const w = await setup();
+    const a = await search(w.c, mailbox(and(cls, coll(w.id), free(w.word)), '<Range>1-1</Range>'));
+    expect([a.store, a.Range, a.Total, subjects(a)]).toEqual(['1', '1-1', '2', [`First ${w.word}`]]);
+  });
+
+  it('1: GreaterThan / LessThan on email:DateReceived', async () => {
+    const w = await setup();
+    const newer = await search(
+      w.c,
+      mailbox(and(cls, coll(w.id), free(w.word), when('GreaterThan', new Date(w.now - day)))),
+    );
+    const older = await search(
+      w.c,
+      mailbox(and(cls, coll(w.id), free(w.word), when('LessThan', new Date(w.now - day)))),
+    );
+    expect([subjects(newer), subjects(older)]).toEqual([['Second'], [`First ${w.word}`]]);
+  });
+
+  it('1: without CollectionId, every mail folder', async () => {
+    const w = await setup();
+    const a = await search(w.c, mailbox(and(cls, free(w.word))));
+    expect([a.store, a.Total, subjects(a)]).toEqual([
+      '1',
+      '3',
+      [`Deep ${w.word}`, 'Second', `First ${w.word}`],
+    ]);
+  });
+
+  it('1: DeepTraversal takes in subfolders', async () => {
+    const w = await setup();
+    const flat = await search(w.c, mailbox(and(cls, coll(w.id), free('deep'))));
+    const deep = await search(w.c, mailbox(and(cls, coll(w.id), free(`deep ${w.word}`)), '<DeepTraversal/>'));
+    expect([flat.Total, deep.Total, findText(deep.results[0], 'CollectionId')]).toEqual(['0', '1', w.subId]);
+  });
+
+  it('1: an Or of CollectionIds searches each', async () => {
+    const w = await setup();
+    const a = await search(w.c, mailbox(and(cls, `<Or>${coll(w.id)}${coll(w.subId)}</Or>`, free(w.word))));
+    expect([a.store, a.Total]).toEqual(['1', '3']);
+  });
+
+  it('1: BodyPreference gives the body, truncated', async () => {
+    const w = await setup();
+    const a = await search(
+      w.c,
+      mailbox(
+        and(cls, coll(w.id), free(`says ${w.word}`)),
+        '<BodyPreference xmlns="AirSyncBase:"><Type>1</Type><TruncationSize>8</TruncationSize></BodyPreference>',
+      ),
+    );
+    const body = findAll(a.results[0], 'Body')[0];
+    expect([findText(body, 'Type'), findText(body, 'Data'), findText(body, 'Truncated')]).toEqual([
+      '1',
+      'the body',
+      '1',
+    ]);
+  });
+
+  it('1: ItemOperations fetches a result by its LongId', async () => {
+    const w = await setup();
+    const a = await search(w.c, mailbox(and(cls, coll(w.id), free(`says ${w.word}`))));
+    const longId = findText(a.results[0], 'LongId')!;
+    const res = await w.c.command(
+      'ItemOperations',
+      `<ItemOperations xmlns="ItemOperations:"><Fetch><Store>Mailbox</Store><LongId xmlns="Search:">${longId}</LongId></Fetch></ItemOperations>`,
+    );
+    await validateEasResponse(res.doc!, 'ItemOperations');
+    const fetch = findAll(res.doc, 'Fetch')[0];
+    expect([findText(fetch, 'Status'), findText(fetch, 'LongId'), findText(fetch, 'Subject')]).toEqual([
+      '1',
+      longId,
+      'Second',
+    ]);
+  });
+
+  it('11: a CollectionId the device was not given', async () => {
+    const w = await setup();
+    expect((await search(w.c, mailbox(and(cls, coll('9999'), free(w.word))))).store).toBe('11');
+  });
+
+  it('8: an Or of other conditions', async () => {
+    const w = await setup();
+    expect((await search(w.c, mailbox(`<Or>${free(w.word)}${coll(w.id)}</Or>`))).store).toBe('8');
+  });
+
+  it('8: GreaterThan on a property other than DateReceived', async () => {
+    const w = await setup();
+    const q = and(cls, free(w.word), when('GreaterThan', new Date(), '<Subject xmlns="Email:"/>'));
+    expect((await search(w.c, mailbox(q))).store).toBe('8');
+  });
+
+  it('8: a class other than Email', async () => {
+    const w = await setup();
+    expect(
+      (await search(w.c, mailbox(and('<Class xmlns="AirSync:">Contacts</Class>', free(w.word))))).store,
+    ).toBe('8');
+  });
+
+  it('2: a Range that runs backwards', async () => {
+    const w = await setup();
+    expect((await search(w.c, mailbox(and(cls, free(w.word)), '<Range>5-2</Range>'))).store).toBe('2');
+  });
+
+  it('2: a Range of more than 100', async () => {
+    const w = await setup();
+    expect((await search(w.c, mailbox(and(cls, free(w.word)), '<Range>0-100</Range>'))).store).toBe('2');
+  });
+
+  it('2: a Store without Query', async () => {
+    const w = await setup();
+    const a = await search(w.c, '<Search xmlns="Search:"><Store><Name>Mailbox</Name></Store></Search>');
+    expect([a.Status, a.store]).toEqual(['1', '2']);
+  });
+
+  it('2: a date that is not one', async () => {
+    const w = await setup();
+    const q = and(
+      cls,
+      free(w.word),
+      '<GreaterThan><DateReceived xmlns="Email:"/><Value>yesterday</Value></GreaterThan>',
+    );
+    expect((await search(w.c, mailbox(q))).store).toBe('2');
+  });
+
+  it('8: the Document Library store is not served', async () => {
+    const w = await setup();
+    const a = await search(
+      w.c,
+      '<Search xmlns="Search:"><Store><Name>Document Library</Name><Query><EqualTo><LinkId xmlns="DocumentLibrary:"/><Value>\\\\s\\x</Value></EqualTo></Query></Store></Search>',
+    );
+    expect(a.store).toBe('8');
+  });
+});
+
+describe('Search, GAL store', () => {
+  it('1: finds an account by part of its name, with gal: properties', async () => {
+    const c = await engine.client('alice', { version: '14.1' });
+    const a = await search(c, gal('bo'));
+    expect([a.store, a.Range, a.Total]).toEqual(['1', '0-0', '1']);
+    const p = a.results[0]!;
+    expect([findText(p, 'DisplayName'), findText(p, 'EmailAddress'), findText(p, 'Alias')]).toEqual([
+      'bob',
+      'bob@easd.local',
+      'bob',
+    ]);
+  });
+
+  it('1: no match is no Result and Total 0', async () => {
+    const c = await engine.client('alice');
+    const a = await search(c, gal('nobody-by-this-name'));
+    expect([a.store, a.results.length, a.Range, a.Total]).toEqual(['1', 0, undefined, '0']);
+  });
+
+  it('1: Range pages through the directory', async () => {
+    const c = await engine.client('alice');
+    const a = await search(c, gal('easd.local', '<Range>1-1</Range>'));
+    expect([a.store, a.Range, a.results.length]).toEqual(['1', '1-1', 1]);
+  });
+
+  it('1 (14.1): a Picture asked for is Status 173, none', async () => {
+    const c = await engine.client('alice', { version: '14.1' });
+    const a = await search(c, gal('bob', '<Picture><MaxPictures>5</MaxPictures></Picture>'));
+    const picture = findAll(a.results[0], 'Picture')[0];
+    expect([a.store, findText(picture, 'Status')]).toEqual(['1', '173']);
+  });
+
+  it('1 (12.1): no Picture before 14.1', async () => {
+    const c = await engine.client('alice', { version: '12.1' });
+    const a = await search(c, gal('bob'));
+    expect([a.store, findAll(a.doc, 'Picture').length]).toEqual(['1', 0]);
+  });
+
+  it('2: a GAL Query with elements in it', async () => {
+    const c = await engine.client('alice');
+    expect((await search(c, gal(free('bob')))).store).toBe('2');
+  });
+});
+
+describe('Search without a directory', () => {
+  let bare: TestEngine;
+  beforeAll(async () => {
+    bare = await startTestEngine({
+      extraHandlers: (deps) => {
+        const search = deps.backend.search!;
+        // The same backend with a Searcher that has no directory.
+        const backend = new Proxy(deps.backend, {
+          get: (t, p) => (p === 'search' ? { mailbox: search.mailbox.bind(search) } : Reflect.get(t, p, t)),
+        }) as Backend;
+        return { Search: createSearchHandler({ ...deps, backend }) };
+      },
+    });
+  });
+  afterAll(async () => bare?.close());
+
+  it('8: the GAL store when the backend has no directory', async () => {
+    const c = await bare.client('alice');
+    expect((await search(c, gal('bob'))).store).toBe('8');
+  });
+});
