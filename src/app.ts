@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { openCalDavBackend } from '../backends/caldav/index.js';
 import { openCardDavBackend } from '../backends/carddav/index.js';
 import { openImapBackend } from '../backends/imap/index.js';
 import { ensureDemoAccount, openMemoryBackend } from '../backends/memory/index.js';
@@ -62,16 +63,10 @@ interface OpenedBackend {
 }
 
 async function openBackend(config: Config, log: Logger): Promise<OpenedBackend> {
-  if (config.caldavUrl !== undefined) {
-    // Said plainly rather than silently serving calendars from somewhere else.
-    throw new StartupError(
-      'EASD_CALDAV_URL is set, but the CalDAV backend is not part of this build yet; unset it',
-    );
-  }
   if (config.imapUrl === undefined) {
-    if (config.smtpUrl !== undefined || config.carddavUrl !== undefined) {
+    if (config.smtpUrl !== undefined || config.carddavUrl !== undefined || config.caldavUrl !== undefined) {
       throw new StartupError(
-        "EASD_SMTP_URL and EASD_CARDDAV_URL need EASD_IMAP_URL: accounts are the mail server's accounts",
+        "EASD_SMTP_URL, EASD_CARDDAV_URL and EASD_CALDAV_URL need EASD_IMAP_URL: accounts are the mail server's accounts",
       );
     }
     const dataDir = path.join(config.dataDir, 'memory');
@@ -86,7 +81,8 @@ async function openBackend(config: Config, log: Logger): Promise<OpenedBackend> 
   }
 
   // Real stores: mail on IMAP (its accounts are easd's accounts), sending through SMTP as the
-  // user (or a relay when EASD_SMTP_URL carries credentials), contacts on CardDAV.
+  // user (or a relay when EASD_SMTP_URL carries credentials), contacts on CardDAV, calendars and
+  // tasks on CalDAV.
   const credentials = new CredentialCache();
   let smtp: ReturnType<typeof createSmtpSubmitter> | undefined;
   if (config.smtpUrl !== undefined) {
@@ -121,6 +117,10 @@ async function openBackend(config: Config, log: Logger): Promise<OpenedBackend> 
   if (config.carddavUrl !== undefined) {
     carddav = await openCardDavBackend({ url: config.carddavUrl });
     mounts.push({ prefix: 'c', backend: carddav, classes: ['Contacts'] });
+  }
+  if (config.caldavUrl !== undefined) {
+    const caldav = await openCalDavBackend({ url: config.caldavUrl });
+    mounts.push({ prefix: 'k', backend: caldav, classes: ['Calendar', 'Tasks'] });
   }
   const backend: Backend = mounts.length === 1 ? imap : new BackendRouter(mounts);
   return {

@@ -1,6 +1,6 @@
 // easd as configured for a real site — mail on Dovecot, sending through SMTP as the user,
-// contacts on Radicale — driven by a scripted phone with WBXML, asserting on the servers
-// themselves. Uses the real test stack (no mocks).
+// contacts, calendars and tasks on Radicale — driven by a scripted phone with WBXML, asserting on
+// the servers themselves. Uses the real test stack (no mocks).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -27,6 +27,7 @@ beforeAll(async () => {
     EASD_IMAP_URL: `imap://${stack.imap.host}:${stack.imap.port}`,
     EASD_SMTP_URL: `smtp://${stack.smtp.host}:${stack.smtp.port}`,
     EASD_CARDDAV_URL: stack.dav.url,
+    EASD_CALDAV_URL: stack.dav.url,
   });
   easd = await openEasd(config, pino({ level: 'silent' }));
   phone = EasTestClient.inject(easd.app, {
@@ -145,6 +146,37 @@ describe('easd on Dovecot, SMTP and Radicale', () => {
       ),
     );
     expect(cards.some((c) => c.includes(name) && c.includes('rita@example.com'))).toBe(true);
+  });
+
+  it('adds an event from the phone to a Radicale calendar as a VEVENT with its DTSTART', async () => {
+    const calendar = folders.get('8')!;
+    const { key } = await syncAll(calendar);
+    const subject = `Realevent${Date.now()}`;
+    const res = await phone.command(
+      'Sync',
+      `<Sync xmlns="AirSync:"><Collections><Collection><SyncKey>${key}</SyncKey><CollectionId>${calendar}</CollectionId><Commands><Add><ClientId>re1</ClientId><ApplicationData><Subject xmlns="Calendar:">${subject}</Subject><StartTime xmlns="Calendar:">20300506T090000Z</StartTime><EndTime xmlns="Calendar:">20300506T100000Z</EndTime><AllDayEvent xmlns="Calendar:">0</AllDayEvent></ApplicationData></Add></Commands></Collection></Collections></Sync>`,
+    );
+    expect(findText(findAll(res.doc, 'Add')[0], 'Status')).toBe('1');
+    // On the DAV server itself: a calendar object with that SUMMARY, starting at 09:00 UTC.
+    const auth = 'Basic ' + Buffer.from(`${alice.user}:${alice.password}`).toString('base64');
+    const hrefsIn = async (url: string): Promise<string[]> => {
+      const res = await fetch(url, { method: 'PROPFIND', headers: { authorization: auth, depth: '1' } });
+      return [...(await res.text()).matchAll(/<(?:[A-Za-z]+:)?href>([^<]+)<\//g)].map((m) => m[1]!);
+    };
+    const hrefs: string[] = [];
+    for (const collection of await hrefsIn(`${stack.dav.url}${alice.user}/`)) {
+      if (!collection.endsWith('/')) continue;
+      for (const h of await hrefsIn(new URL(collection, stack.dav.url).toString()))
+        if (h.endsWith('.ics')) hrefs.push(h);
+    }
+    const objects = await Promise.all(
+      hrefs.map(async (h) =>
+        (await fetch(new URL(h, stack.dav.url), { headers: { authorization: auth } })).text(),
+      ),
+    );
+    const mine = objects.find((o) => o.includes(`SUMMARY:${subject}`));
+    expect(mine).toMatch(/^BEGIN:VEVENT\r?$/m);
+    expect(mine).toMatch(/^DTSTART:20300506T090000Z\r?$/m);
   });
 
   it('refuses a wrong password with 401, as the IMAP server does', async () => {
