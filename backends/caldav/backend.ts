@@ -13,7 +13,6 @@ import type {
   Folder,
   FolderAdmin,
   FolderRole,
-  ItemChange,
   ItemRecord,
   ItemStamp,
   ReadOptions,
@@ -33,13 +32,9 @@ import {
   CALDAV,
   childKeys,
   DAV,
-  davFetch,
   EASD,
   el,
-  hrefIn,
   idFor,
-  isInvalidSyncToken,
-  isPlainId,
   lastSegment,
   parseMultistatus,
   prop,
@@ -50,6 +45,7 @@ import {
   type DavResponse,
   type XmlSpec,
 } from '../dav/webdav.js';
+import { DavResources, parentsFirst, propfindBody } from '../dav/resources.js';
 
 export interface CalDavOptions {
   /** Where discovery starts: the server root, a principal URL or a /.well-known/caldav URL (RFC 6764). */
@@ -102,8 +98,6 @@ interface FolderInfo extends Folder {
 interface UserCache {
   home?: string;
   folders?: Map<string, FolderInfo>;
-  /** Per folder id: item id → absolute URL (needed for hashed ids of long hrefs). */
-  items: Map<string, Map<string, string>>;
 }
 
 interface Session {
@@ -113,7 +107,6 @@ interface Session {
 }
 
 const MULTIGET_BATCH = 100;
-const RETRIES = 3;
 /** Names (segment or display name) that mark the default collection of a class, lower case. */
 const defaultNames: Record<FolderInfo['class'], string[]> = {
   Calendar: ['calendar', 'default', 'personal', 'home', 'calendars'],
@@ -122,9 +115,6 @@ const defaultNames: Record<FolderInfo['class'], string[]> = {
 
 const statusError = (answer: DavAnswer, what: string): BackendError =>
   davStatusError(answer, `CalDAV ${what}`);
-
-const propfindBody = (...props: XmlSpec[]): string =>
-  buildXml(el(DAV, 'propfind', el(DAV, 'prop', ...props)));
 
 const compFilter = (name: string, ...children: XmlSpec[]): XmlSpec => ({
   ns: CALDAV,
@@ -151,6 +141,7 @@ export class CalDavBackend implements Backend {
     Pick<CalDavOptions, 'userMapping' | 'emailDomain' | 'timeZone'>;
   private readonly sessions = new WeakMap<CalDavHandle, Session>();
   private readonly caches = new Map<string, UserCache>();
+  private readonly dav: DavResources;
 
   constructor(opts: CalDavOptions) {
     this.opts = {
@@ -162,6 +153,12 @@ export class CalDavBackend implements Backend {
       ...opts,
       url: opts.url,
     };
+    this.dav = new DavResources({
+      label: 'CalDAV',
+      timeoutMs: this.opts.timeoutMs,
+      contentType: 'text/calendar; charset=utf-8',
+      extension: '.ics',
+    });
     this.changes = {
       currentCursor: (a, f, s) => this.currentCursor(a, f, s),
       changesSince: (a, f, c, s) => this.changesSince(a, f, c, s),
@@ -185,31 +182,13 @@ export class CalDavBackend implements Backend {
   private cache(s: Pick<Session, 'davUser'>): UserCache {
     let c = this.caches.get(s.davUser);
     if (c === undefined) {
-      c = { items: new Map() };
+      c = {};
       this.caches.set(s.davUser, c);
     }
     return c;
   }
 
-  private request(
-    s: Pick<Session, 'authorization'>,
-    method: string,
-    url: string,
-    signal: AbortSignal,
-    extra: { headers?: Record<string, string>; body?: string } = {},
-  ): Promise<DavAnswer> {
-    return davFetch({
-      method,
-      url,
-      authorization: s.authorization,
-      signal,
-      timeoutMs: this.opts.timeoutMs,
-      label: 'CalDAV',
-      ...extra,
-    });
-  }
-
-  private async multistatus(
+  private multistatus(
     s: Pick<Session, 'authorization'>,
     method: 'PROPFIND' | 'REPORT',
     url: string,
@@ -217,9 +196,7 @@ export class CalDavBackend implements Backend {
     body: string,
     signal: AbortSignal,
   ): Promise<{ answer: DavAnswer; responses: DavResponse[]; syncToken?: string }> {
-    const answer = await this.request(s, method, url, signal, { headers: { Depth: depth }, body });
-    if (answer.status !== 207) throw statusError(answer, `${method} ${new URL(url).pathname}`);
-    return { answer, ...parseMultistatus(answer.text) };
+    return this.dav.multistatus(s, method, url, depth, body, signal);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -229,46 +206,30 @@ export class CalDavBackend implements Backend {
     const map = this.opts.userMapping;
     const davUser = typeof map === 'function' ? map(user) : (map?.[user] ?? user);
     const authorization = `Basic ${Buffer.from(`${davUser}:${password}`, 'utf8').toString('base64')}`;
-    const probe = { authorization };
-    const ask = propfindBody(el(DAV, 'current-user-principal'));
-    let principal: string | undefined;
-    for (const start of [this.opts.url, new URL('/.well-known/caldav', this.opts.url).href]) {
-      const answer = await this.request(probe, 'PROPFIND', start, signal, {
-        headers: { Depth: '0' },
-        body: ask,
-      });
-      if (answer.status === 401) return null; // wrong password and unknown user alike
-      if (answer.status !== 207) {
-        if (answer.status >= 500) throw statusError(answer, 'PROPFIND (login)');
-        continue;
-      }
-      const r = parseMultistatus(answer.text).responses[0];
-      const href = hrefIn(r === undefined ? undefined : prop(r, DAV, 'current-user-principal'));
-      if (href !== undefined) {
-        principal = new URL(href, answer.url).href;
-        break;
-      }
-    }
-    if (principal === undefined) throw new BackendError('unavailable', 'CalDAV: no current-user-principal');
-
-    const homeAsk = propfindBody(el(CALDAV, 'calendar-home-set'), el(DAV, 'displayname'));
-    const { answer, responses } = await this.multistatus(probe, 'PROPFIND', principal, '0', homeAsk, signal);
-    const r = responses[0];
-    const homeHref = hrefIn(r === undefined ? undefined : prop(r, CALDAV, 'calendar-home-set'));
-    const home = new URL(homeHref ?? principal, answer.url).href;
-    const name = textOf(r === undefined ? undefined : prop(r, DAV, 'displayname'));
-
+    const found = await this.dav.discover(
+      { authorization },
+      this.opts.url,
+      '/.well-known/caldav',
+      el(CALDAV, 'calendar-home-set'),
+      signal,
+    );
+    if (found === null) return null;
     const handle = new CalDavHandle(davUser);
     this.sessions.set(handle, { davUser, authorization });
     const cache = this.cache({ davUser });
-    if (cache.home !== home) {
-      cache.home = home;
+    if (cache.home !== found.home) {
+      cache.home = found.home;
       delete cache.folders;
     }
     const email = user.includes('@')
       ? user
       : `${user}@${this.opts.emailDomain ?? new URL(this.opts.url).hostname}`;
-    return { user, email, ...(name !== '' && { displayName: name }), handle };
+    return {
+      user,
+      email,
+      ...(found.displayName !== undefined && { displayName: found.displayName }),
+      handle,
+    };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -427,7 +388,7 @@ export class CalDavBackend implements Backend {
       }),
     ];
     if (parentId !== null) props.push(textEl(EASD, 'parent', parentId));
-    return this.request(s, 'MKCALENDAR', url, signal, {
+    return this.dav.request(s, 'MKCALENDAR', url, signal, {
       body: buildXml(el(CALDAV, 'mkcalendar', el(DAV, 'set', el(DAV, 'prop', ...props)))),
     });
   }
@@ -507,7 +468,7 @@ export class CalDavBackend implements Backend {
     );
     const remove = el(DAV, 'remove', el(DAV, 'prop', el(EASD, 'parent')));
     const body = buildXml(el(DAV, 'propertyupdate', set, ...(parentId === null ? [remove] : [])));
-    const answer = await this.request(s, 'PROPPATCH', f.url, signal, { body });
+    const answer = await this.dav.request(s, 'PROPPATCH', f.url, signal, { body });
     if (answer.status !== 207 && answer.status !== 200) throw statusError(answer, 'PROPPATCH');
     // RFC 4918 §9.2.1: a 207 lists per property whether it was set; the name must have been
     const r = answer.status === 207 ? parseMultistatus(answer.text).responses[0] : undefined;
@@ -527,41 +488,18 @@ export class CalDavBackend implements Backend {
     if (f.mixed) throw new BackendError('denied', 'this collection also holds the other class');
     for (const child of folders.values())
       if (child.parentId === folderId) await this.deleteFolder(account, child.id, signal);
-    const answer = await this.request(s, 'DELETE', f.url, signal);
+    const answer = await this.dav.request(s, 'DELETE', f.url, signal);
     if (answer.status !== 204 && answer.status !== 200 && answer.status !== 404)
       throw statusError(answer, 'DELETE (calendar)');
-    this.cache(s).items.delete(folderId);
+    this.dav.forgetFolder(s, folderId);
     delete this.cache(s).folders;
   }
 
   // -------------------------------------------------------------------------------------------
   // Items
 
-  private itemMap(s: Session, folderId: string): Map<string, string> {
-    const items = this.cache(s).items;
-    let m = items.get(folderId);
-    if (m === undefined) {
-      m = new Map();
-      items.set(folderId, m);
-    }
-    return m;
-  }
-
-  private remember(s: Session, folderId: string, url: string): string {
-    const id = idFor(decodeURIComponent(lastSegment(url)));
-    this.itemMap(s, folderId).set(id, url);
-    return id;
-  }
-
-  /** The URL of an item: from the map, or rebuilt from a plain id, or found by listing the folder. */
-  private async itemUrl(s: Session, f: FolderInfo, id: string, signal: AbortSignal): Promise<string> {
-    const known = this.itemMap(s, f.id).get(id);
-    if (known !== undefined) return known;
-    if (isPlainId(id)) return new URL(id, f.url).href;
-    await this.listStampsOf(s, f, undefined, signal);
-    const found = this.itemMap(s, f.id).get(id);
-    if (found === undefined) throw new BackendError('not-found', 'no such item');
-    return found;
+  private itemUrl(s: Session, f: FolderInfo, id: string, signal: AbortSignal): Promise<string> {
+    return this.dav.itemUrl(s, f, id, () => this.listStampsOf(s, f, undefined, signal));
   }
 
   private async listStampsOf(
@@ -594,7 +532,9 @@ export class CalDavBackend implements Backend {
       throw e;
     }
     const rows: Array<ItemStamp & { modified: number; url: string }> = [];
-    const map = since === undefined ? new Map<string, string>() : this.itemMap(s, f.id);
+    // a full listing replaces what is known of the folder's ids
+    const map = this.dav.itemMap(s, f.id);
+    if (since === undefined) map.clear();
     for (const r of res.responses) {
       if (r.status !== undefined && r.status !== 200) continue;
       const url = new URL(r.href, res.answer.url).href;
@@ -606,7 +546,6 @@ export class CalDavBackend implements Backend {
       const modified = Date.parse(textOf(prop(r, DAV, 'getlastmodified')));
       rows.push({ id, version, url, modified: Number.isNaN(modified) ? 0 : modified });
     }
-    if (since === undefined) this.cache(s).items.set(f.id, map);
     // newest first (the contract's order); the href breaks ties so the order is stable
     rows.sort((x, y) => y.modified - x.modified || (x.url < y.url ? -1 : x.url > y.url ? 1 : 0));
     return rows.map(({ id, version }) => ({ id, version }));
@@ -658,7 +597,7 @@ export class CalDavBackend implements Backend {
         const version = textOf(prop(r, DAV, 'getetag'));
         // in a mixed collection the other class's resources are not this folder's items
         if (data === undefined || version === '' || !hasComponent(data, f.component)) continue;
-        const id = this.remember(s, f.id, new URL(r.href, res.answer.url).href);
+        const id = this.dav.remember(s, f.id, new URL(r.href, res.answer.url).href);
         if (!ids.includes(id)) continue;
         out.push(this.read(account, f, id, version, data, opts));
       }
@@ -696,27 +635,6 @@ export class CalDavBackend implements Backend {
         ? { id, version, class: 'Calendar', item: { Subject } }
         : { id, version, class: 'Tasks', item: { Subject } };
     }
-  }
-
-  /** ETag of one resource, when a write's answer did not carry it (RFC 7232 §2.3). */
-  private async etagOf(s: Session, url: string, signal: AbortSignal): Promise<string> {
-    const res = await this.multistatus(s, 'PROPFIND', url, '0', propfindBody(el(DAV, 'getetag')), signal);
-    const etag = textOf(res.responses[0] === undefined ? undefined : prop(res.responses[0], DAV, 'getetag'));
-    if (etag === '') throw new BackendError('unavailable', 'CalDAV: no ETag for a stored object');
-    return etag;
-  }
-
-  private put(
-    s: Session,
-    url: string,
-    text: string,
-    condition: Record<string, string>,
-    signal: AbortSignal,
-  ): Promise<DavAnswer> {
-    return this.request(s, 'PUT', url, signal, {
-      headers: { 'Content-Type': 'text/calendar; charset=utf-8', ...condition },
-      body: text,
-    });
   }
 
   /** The iCalendar text for an item: new (`base` absent) or rewritten over the stored object. */
@@ -759,20 +677,8 @@ export class CalDavBackend implements Backend {
     const s = this.session(account);
     const f = await this.folder(s, folderId, signal);
     this.checkClass(f, typed);
-    for (let attempt = 0; attempt < RETRIES; attempt++) {
-      const uid = randomUUID();
-      const url = new URL(`${uid}.ics`, f.url).href;
-      // a new UID when the phone sent none (RFC 5545 3.8.4.7 requires one)
-      const text = this.write(account, typed, undefined, uid);
-      // RFC 4791 §5.3.2: If-None-Match: * so nothing is overwritten
-      const answer = await this.put(s, url, text, { 'If-None-Match': '*' }, signal);
-      if (answer.status === 412) continue;
-      if (answer.status !== 201 && answer.status !== 204 && answer.status !== 200)
-        throw statusError(answer, 'PUT (new object)');
-      const id = this.remember(s, f.id, url);
-      return { id, version: answer.headers.get('etag') ?? (await this.etagOf(s, url, signal)) };
-    }
-    throw new BackendError('conflict', 'CalDAV: no free name for a new object');
+    // RFC 4791 §5.3.2 with If-None-Match: *; a new UID when the phone sent none (RFC 5545 3.8.4.7)
+    return this.dav.create(s, f, (uuid) => this.write(account, typed, undefined, uuid), signal);
   }
 
   async updateItem(
@@ -787,35 +693,26 @@ export class CalDavBackend implements Backend {
     const f = await this.folder(s, folderId, signal);
     this.checkClass(f, typed);
     const url = await this.itemUrl(s, f, id, signal);
-    for (let attempt = 0; attempt < RETRIES; attempt++) {
-      const current = await this.request(s, 'GET', url, signal);
-      if (current.status !== 200) throw statusError(current, 'GET (object)');
-      const etag = current.headers.get('etag') ?? (await this.etagOf(s, url, signal));
-      if (opts.ifVersion !== undefined && opts.ifVersion !== etag)
-        throw new BackendError('conflict', 'the item changed');
-      if (!hasComponent(current.text, f.component)) throw new BackendError('not-found', 'no such item');
-      let text: string;
-      try {
-        // the stored object is the base: what the phone does not map survives
-        text = this.write(account, typed, current.text, randomUUID());
-      } catch (e) {
-        if (e instanceof IcalendarError)
-          throw new BackendError('denied', 'the stored object cannot be read; not overwriting it', {
-            cause: e,
-          });
-        throw e;
-      }
-      // RFC 7232 §3.1 If-Match: only over the version just read
-      const answer = await this.put(s, url, text, { 'If-Match': opts.ifVersion ?? etag }, signal);
-      if (answer.status === 412) {
-        if (opts.ifVersion !== undefined) throw new BackendError('conflict', 'the item changed');
-        continue; // someone wrote in between: merge onto their version
-      }
-      if (answer.status !== 200 && answer.status !== 201 && answer.status !== 204)
-        throw statusError(answer, 'PUT (object)');
-      return { id, version: answer.headers.get('etag') ?? (await this.etagOf(s, url, signal)) };
-    }
-    throw new BackendError('conflict', 'the item keeps changing');
+    const version = await this.dav.rewrite(
+      s,
+      url,
+      opts.ifVersion,
+      (current) => {
+        if (!hasComponent(current, f.component)) throw new BackendError('not-found', 'no such item');
+        try {
+          // the stored object is the base: what the phone does not map survives
+          return this.write(account, typed, current, randomUUID());
+        } catch (e) {
+          if (e instanceof IcalendarError)
+            throw new BackendError('denied', 'the stored object cannot be read; not overwriting it', {
+              cause: e,
+            });
+          throw e;
+        }
+      },
+      signal,
+    );
+    return { id, version };
   }
 
   async deleteItem(
@@ -827,12 +724,8 @@ export class CalDavBackend implements Backend {
   ): Promise<void> {
     const s = this.session(account);
     const f = await this.folder(s, folderId, signal);
-    const url = await this.itemUrl(s, f, id, signal);
-    const answer = await this.request(s, 'DELETE', url, signal, {
-      ...(opts.ifVersion !== undefined && { headers: { 'If-Match': opts.ifVersion } }),
-    });
-    if (answer.status !== 204 && answer.status !== 200) throw statusError(answer, 'DELETE (object)');
-    this.itemMap(s, f.id).delete(id);
+    await this.dav.delete(s, await this.itemUrl(s, f, id, signal), opts.ifVersion, signal);
+    this.dav.itemMap(s, f.id).delete(id);
   }
 
   async moveItem(
@@ -847,37 +740,9 @@ export class CalDavBackend implements Backend {
     const to = await this.folder(s, toFolderId, signal);
     if (to.class !== from.class) throw new BackendError('unsupported', 'an item moves within its class only');
     const url = await this.itemUrl(s, from, id, signal);
-    if (from.url === to.url) return { id, version: await this.etagOf(s, url, signal) };
-    const target = new URL(lastSegment(url), to.url).href;
-    // RFC 4918 §9.9 MOVE (RFC 4791 §5.3.2 preconditions apply at the destination), no overwrite
-    const answer = await this.request(s, 'MOVE', url, signal, {
-      headers: { Destination: target, Overwrite: 'F' },
-    });
-    if (answer.status === 201 || answer.status === 204) {
-      this.itemMap(s, from.id).delete(id);
-      const newId = this.remember(s, to.id, target);
-      return { id: newId, version: answer.headers.get('etag') ?? (await this.etagOf(s, target, signal)) };
-    }
-    if (answer.status === 404) throw new BackendError('not-found', 'no such item');
-    if (![403, 405, 409, 412, 501, 502].includes(answer.status)) throw statusError(answer, 'MOVE');
-    // no MOVE here (or a name taken): copy under a new name, then delete the original
-    const current = await this.request(s, 'GET', url, signal);
-    if (current.status !== 200) throw statusError(current, 'GET (object)');
-    const newUrl = new URL(`${randomUUID()}.ics`, to.url).href;
-    const put = await this.put(s, newUrl, current.text, { 'If-None-Match': '*' }, signal);
-    if (put.status !== 201 && put.status !== 204 && put.status !== 200)
-      throw statusError(put, 'PUT (moved object)');
-    const etag = current.headers.get('etag');
-    const del = await this.request(s, 'DELETE', url, signal, {
-      ...(etag !== null && { headers: { 'If-Match': etag } }),
-    });
-    if (del.status !== 204 && del.status !== 200 && del.status !== 404)
-      throw statusError(del, 'DELETE (moved object)');
-    this.itemMap(s, from.id).delete(id);
-    return {
-      id: this.remember(s, to.id, newUrl),
-      version: put.headers.get('etag') ?? (await this.etagOf(s, newUrl, signal)),
-    };
+    if (from.url === to.url) return { id, version: await this.dav.etagOf(s, url, signal) };
+    // RFC 4791 §5.3.2 preconditions apply at the destination
+    return this.dav.move(s, from, id, url, to, signal);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -893,19 +758,7 @@ export class CalDavBackend implements Backend {
     const s = this.session(account);
     const f = await this.folder(s, folderId, signal);
     this.feedable(f);
-    const res = await this.multistatus(
-      s,
-      'PROPFIND',
-      f.url,
-      '0',
-      propfindBody(el(DAV, 'sync-token')),
-      signal,
-    );
-    const token = textOf(
-      res.responses[0] === undefined ? undefined : prop(res.responses[0], DAV, 'sync-token'),
-    );
-    if (token === '') throw new BackendError('cursor-expired', 'the collection has no sync-token');
-    return token;
+    return this.dav.syncToken(s, f.url, signal);
   }
 
   private async changesSince(
@@ -917,66 +770,8 @@ export class CalDavBackend implements Backend {
     const s = this.session(account);
     const f = await this.folder(s, folderId, signal);
     this.feedable(f);
-    const byId = new Map<string, ItemChange>();
-    let token = cursor;
-    // RFC 6578 §3.6: a 507 on the collection means "more": ask again from the token given
-    for (let round = 0; round < 100; round++) {
-      const body = buildXml(
-        el(
-          DAV,
-          'sync-collection',
-          textEl(DAV, 'sync-token', token),
-          textEl(DAV, 'sync-level', '1'),
-          el(DAV, 'prop', el(DAV, 'getetag')),
-        ),
-      );
-      const answer = await this.request(s, 'REPORT', f.url, signal, { headers: { Depth: '0' }, body });
-      if (isInvalidSyncToken(answer))
-        throw new BackendError('cursor-expired', 'the server no longer knows this sync-token');
-      if (answer.status !== 207) throw statusError(answer, 'REPORT sync-collection');
-      const ms = parseMultistatus(answer.text);
-      let truncated = false;
-      for (const r of ms.responses) {
-        const url = new URL(r.href, answer.url).href;
-        if (url.replace(/\/$/, '') === f.url.replace(/\/$/, '')) {
-          if (r.status === 507) truncated = true;
-          continue;
-        }
-        if (r.href.endsWith('/')) continue;
-        const id = this.remember(s, f.id, url);
-        if (r.status === 404) byId.set(id, { kind: 'delete', id });
-        else {
-          const version = textOf(prop(r, DAV, 'getetag'));
-          if (version !== '') byId.set(id, { kind: 'upsert', id, version });
-        }
-      }
-      if (ms.syncToken === undefined || ms.syncToken === '')
-        throw new BackendError('cursor-expired', 'no new sync-token');
-      token = ms.syncToken;
-      if (!truncated) return { changes: [...byId.values()], cursor: token };
-    }
-    throw new BackendError('cursor-expired', 'too many sync-collection rounds');
+    return this.dav.changesSince(s, f, cursor, signal);
   }
-}
-
-/** Parents before children; what cannot be placed (a cycle) goes to the top. */
-function parentsFirst<F extends { id: string; parentId: string | null }>(folders: F[]): F[] {
-  const ordered: F[] = [];
-  const placed = new Set<string>();
-  let rest = folders;
-  while (rest.length > 0) {
-    const ready = rest.filter((f) => f.parentId === null || placed.has(f.parentId));
-    if (ready.length === 0) {
-      for (const f of rest) f.parentId = null;
-      continue;
-    }
-    for (const f of ready) {
-      ordered.push(f);
-      placed.add(f.id);
-    }
-    rest = rest.filter((f) => !placed.has(f.id));
-  }
-  return ordered;
 }
 
 /** Opens the backend; nothing is fetched until the first login. */
