@@ -8,6 +8,7 @@ import {
   createFolderDeleteHandler,
   createFolderUpdateHandler,
 } from './folder-admin.js';
+import { createFindHandler } from './find.js';
 import { createFolderSyncHandler } from './folder-sync.js';
 import { createGate } from './gate.js';
 import { createPingHandler } from './ping.js';
@@ -37,7 +38,10 @@ export function createHandlers(deps: EngineDeps): Partial<Record<CommandName, Co
     handlers.SmartReply = createSmartReplyHandler(deps);
     handlers.SmartForward = createSmartForwardHandler(deps);
   }
-  if (deps.backend.search !== undefined) handlers.Search = createSearchHandler(deps);
+  if (deps.backend.search !== undefined) {
+    handlers.Search = createSearchHandler(deps);
+    handlers.Find = createFindHandler(deps);
+  }
   if (deps.backend.folders !== undefined) {
     handlers.FolderCreate = createFolderCreateHandler(deps);
     handlers.FolderUpdate = createFolderUpdateHandler(deps);

@@ -69,7 +69,7 @@ export interface SearchOptions {
   BodyPreference: BodyPreference[];
   MIMESupport?: number;
   /** 14.1+ (MS-ASCMD 2.2.3.135.3): the client asks for contact pictures (GAL store). */
-  Picture?: { MaxSize?: number; MaxPictures?: number };
+  Picture?: PictureRequest;
 }
 
 export type SearchStoreRequest =
@@ -111,15 +111,25 @@ function parseOptions(e: WbxmlElement | undefined): SearchOptions {
   const sync = parseSyncOptions(e);
   options.BodyPreference = sync.BodyPreference;
   if (sync.MIMESupport !== undefined) options.MIMESupport = sync.MIMESupport;
-  const picture = child(e, 'Picture', ns);
-  if (picture !== undefined) {
-    options.Picture = {};
-    const size = integer(picture, 'MaxSize', ns);
-    if (size !== undefined) options.Picture.MaxSize = size;
-    const count = integer(picture, 'MaxPictures', ns);
-    if (count !== undefined) options.Picture.MaxPictures = count;
-  }
+  const picture = parsePicture(child(e, 'Picture', ns), ns);
+  if (picture !== undefined) options.Picture = picture;
   return options;
+}
+
+export interface PictureRequest {
+  MaxSize?: number;
+  MaxPictures?: number;
+}
+
+/** A Picture option (Search 2.2.3.135.3, Find 2.2.3.135.1): MaxSize and MaxPictures, both optional. */
+export function parsePicture(picture: WbxmlElement | undefined, pageNs: string): PictureRequest | undefined {
+  if (picture === undefined) return undefined;
+  const p: PictureRequest = {};
+  const size = integer(picture, 'MaxSize', pageNs);
+  if (size !== undefined) p.MaxSize = size;
+  const count = integer(picture, 'MaxPictures', pageNs);
+  if (count !== undefined) p.MaxPictures = count;
+  return p;
 }
 
 class TooComplex extends Error {}

@@ -3,79 +3,28 @@
 // the GAL store (the memory backend's accounts), and each failure Status (MS-ASCMD 2.2.3.177.13).
 // Every response is schema-checked.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WbxmlElement } from '../../wbxml/index.js';
-import type { Account, Backend } from '../../src/backend/contract.js';
 import { createSearchHandler } from '../../src/commands/search.js';
 import { findAll, findText, type EasTestClient } from '../support/eas-client.js';
+import {
+  askSearch,
+  day,
+  searchWorld,
+  subjects,
+  withoutDirectory,
+  type SearchAnswer,
+  type SearchWorld,
+} from '../support/search-world.js';
 import { startTestEngine, type TestEngine } from '../support/engine.js';
 import { validateEasResponse } from '../support/schema.js';
 
 let engine: TestEngine;
-const signal = (): AbortSignal => AbortSignal.timeout(10_000);
-const day = 86_400_000;
-let seq = 0;
 
 beforeAll(async () => {
   engine = await startTestEngine();
 });
 afterAll(async () => engine?.close());
 
-async function addMail(
-  account: Account,
-  folderId: string,
-  subject: string,
-  body: string,
-  received: Date,
-): Promise<void> {
-  const mime = Buffer.from(
-    `Subject: ${subject}\r\nFrom: a@example.com\r\nTo: alice@easd.local\r\nDate: ${received.toUTCString()}\r\n\r\n${body}\r\n`,
-  );
-  await engine.backend.createItem(
-    account,
-    folderId,
-    {
-      class: 'Email',
-      item: { DateReceived: received, Body: { Type: 4, Data: mime, EstimatedDataSize: mime.length } },
-    },
-    signal(),
-  );
-}
-
-interface World {
-  c: EasTestClient;
-  /** A word only this world's messages carry. */
-  word: string;
-  /** The test folder's and its subfolder's ServerIds. */
-  id: string;
-  subId: string;
-  now: number;
-}
-
-/** A folder with three messages carrying `word` (one 3 days old) and a subfolder with one more. */
-async function setup(version = '16.1'): Promise<World> {
-  const c = await engine.client('alice', { version });
-  const account = await engine.account();
-  const word = `zork${process.pid}q${++seq}`;
-  const folders = engine.backend.folders!;
-  const folder = await folders.createFolder(account, null, `Search ${word}`, 'Email', signal());
-  const sub = await folders.createFolder(account, folder.id, `Sub ${word}`, 'Email', signal());
-  const now = Date.now();
-  await addMail(account, folder.id, `First ${word}`, 'plain words', new Date(now - 3 * day));
-  await addMail(account, folder.id, 'Second', `the body says ${word}`, new Date(now - 60_000));
-  await addMail(account, folder.id, 'Third', 'nothing to see', new Date(now - 30_000));
-  await addMail(account, sub.id, `Deep ${word}`, 'below', new Date(now - 1000));
-  const res = await c.command(
-    'FolderSync',
-    '<FolderSync xmlns="FolderHierarchy:"><SyncKey>0</SyncKey></FolderSync>',
-  );
-  const adds = findAll(res.doc, 'Add');
-  const idOf = (name: string): string =>
-    findText(
-      adds.find((a) => findText(a, 'DisplayName') === name),
-      'ServerId',
-    )!;
-  return { c, word, id: idOf(folder.displayName), subId: idOf(sub.displayName), now };
-}
+const setup = (version?: string): Promise<SearchWorld> => searchWorld(engine, version);
 
 const mailbox = (query: string, options = ''): string =>
   `<Search xmlns="Search:"><Store><Name>Mailbox</Name><Query>${query}</Query>${options && `<Options>${options}</Options>`}</Store></Search>`;
@@ -88,38 +37,14 @@ const when = (op: 'GreaterThan' | 'LessThan', d: Date, prop = '<DateReceived xml
 const gal = (q: string, options = ''): string =>
   `<Search xmlns="Search:"><Store><Name>GAL</Name><Query>${q}</Query>${options && `<Options>${options}</Options>`}</Store></Search>`;
 
-interface Answer {
-  doc: WbxmlElement;
-  Status?: string;
-  store?: string;
-  results: WbxmlElement[];
-  Range?: string;
-  Total?: string;
-}
-
-async function search(c: EasTestClient, body: string): Promise<Answer> {
-  const res = await c.command('Search', body);
-  expect(res.status).toBe(200);
-  await validateEasResponse(res.doc!, 'Search');
-  const store = findAll(res.doc, 'Store')[0];
-  return {
-    doc: res.doc!,
-    Status: res.doc!.children.find((e) => e.name === 'Status')?.value as string | undefined,
-    store: store === undefined ? undefined : findText(store, 'Status'),
-    results: findAll(res.doc, 'Result'),
-    Range: findText(res.doc, 'Range'),
-    Total: findText(res.doc, 'Total'),
-  };
-}
-
-const subjects = (a: Answer): Array<string | undefined> => a.results.map((r) => findText(r, 'Subject'));
+const search = (c: EasTestClient, body: string): Promise<SearchAnswer> => askSearch(c, 'Search', body);
 
 describe('Search, Mailbox store', () => {
   for (const version of ['12.1', '14.1', '16.1']) {
     it(`1 (${version}): FreeText in one collection, newest first, LongId = ServerId`, async () => {
       const w = await setup(version);
       const a = await search(w.c, mailbox(and(cls, coll(w.id), free(w.word))));
-      expect([a.Status, a.store, a.Range, a.Total, subjects(a)]).toEqual([
+      expect([a.Status, a.inner, a.Range, a.Total, subjects(a)]).toEqual([
         '1',
         '1',
         '0-1',
@@ -135,7 +60,7 @@ describe('Search, Mailbox store', () => {
   it('1: no match is one empty Result, Total 0, no Range', async () => {
     const w = await setup();
     const a = await search(w.c, mailbox(and(cls, coll(w.id), free(`${w.word}nothing`))));
-    expect([a.store, a.results.length, a.results[0]!.children.length, a.Range, a.Total]).toEqual([
+    expect([a.inner, a.results.length, a.results[0]!.children.length, a.Range, a.Total]).toEqual([
       '1',
       1,
       0,
@@ -147,7 +72,7 @@ describe('Search, Mailbox store', () => {
   it('1: Range 1-1 is the second match, with the whole Total', async () => {
     const w = await setup();
     const a = await search(w.c, mailbox(and(cls, coll(w.id), free(w.word)), '<Range>1-1</Range>'));
-    expect([a.store, a.Range, a.Total, subjects(a)]).toEqual(['1', '1-1', '2', [`First ${w.word}`]]);
+    expect([a.inner, a.Range, a.Total, subjects(a)]).toEqual(['1', '1-1', '2', [`First ${w.word}`]]);
   });
 
   it('1: GreaterThan / LessThan on email:DateReceived', async () => {
@@ -166,7 +91,7 @@ describe('Search, Mailbox store', () => {
   it('1: without CollectionId, every mail folder', async () => {
     const w = await setup();
     const a = await search(w.c, mailbox(and(cls, free(w.word))));
-    expect([a.store, a.Total, subjects(a)]).toEqual([
+    expect([a.inner, a.Total, subjects(a)]).toEqual([
       '1',
       '3',
       [`Deep ${w.word}`, 'Second', `First ${w.word}`],
@@ -183,7 +108,7 @@ describe('Search, Mailbox store', () => {
   it('1: an Or of CollectionIds searches each', async () => {
     const w = await setup();
     const a = await search(w.c, mailbox(and(cls, `<Or>${coll(w.id)}${coll(w.subId)}</Or>`, free(w.word))));
-    expect([a.store, a.Total]).toEqual(['1', '3']);
+    expect([a.inner, a.Total]).toEqual(['1', '3']);
   });
 
   it('1: BodyPreference gives the body, truncated', async () => {
@@ -222,41 +147,41 @@ describe('Search, Mailbox store', () => {
 
   it('11: a CollectionId the device was not given', async () => {
     const w = await setup();
-    expect((await search(w.c, mailbox(and(cls, coll('9999'), free(w.word))))).store).toBe('11');
+    expect((await search(w.c, mailbox(and(cls, coll('9999'), free(w.word))))).inner).toBe('11');
   });
 
   it('8: an Or of other conditions', async () => {
     const w = await setup();
-    expect((await search(w.c, mailbox(`<Or>${free(w.word)}${coll(w.id)}</Or>`))).store).toBe('8');
+    expect((await search(w.c, mailbox(`<Or>${free(w.word)}${coll(w.id)}</Or>`))).inner).toBe('8');
   });
 
   it('8: GreaterThan on a property other than DateReceived', async () => {
     const w = await setup();
     const q = and(cls, free(w.word), when('GreaterThan', new Date(), '<Subject xmlns="Email:"/>'));
-    expect((await search(w.c, mailbox(q))).store).toBe('8');
+    expect((await search(w.c, mailbox(q))).inner).toBe('8');
   });
 
   it('8: a class other than Email', async () => {
     const w = await setup();
     expect(
-      (await search(w.c, mailbox(and('<Class xmlns="AirSync:">Contacts</Class>', free(w.word))))).store,
+      (await search(w.c, mailbox(and('<Class xmlns="AirSync:">Contacts</Class>', free(w.word))))).inner,
     ).toBe('8');
   });
 
   it('2: a Range that runs backwards', async () => {
     const w = await setup();
-    expect((await search(w.c, mailbox(and(cls, free(w.word)), '<Range>5-2</Range>'))).store).toBe('2');
+    expect((await search(w.c, mailbox(and(cls, free(w.word)), '<Range>5-2</Range>'))).inner).toBe('2');
   });
 
   it('2: a Range of more than 100', async () => {
     const w = await setup();
-    expect((await search(w.c, mailbox(and(cls, free(w.word)), '<Range>0-100</Range>'))).store).toBe('2');
+    expect((await search(w.c, mailbox(and(cls, free(w.word)), '<Range>0-100</Range>'))).inner).toBe('2');
   });
 
   it('2: a Store without Query', async () => {
     const w = await setup();
     const a = await search(w.c, '<Search xmlns="Search:"><Store><Name>Mailbox</Name></Store></Search>');
-    expect([a.Status, a.store]).toEqual(['1', '2']);
+    expect([a.Status, a.inner]).toEqual(['1', '2']);
   });
 
   it('2: a date that is not one', async () => {
@@ -266,7 +191,7 @@ describe('Search, Mailbox store', () => {
       free(w.word),
       '<GreaterThan><DateReceived xmlns="Email:"/><Value>yesterday</Value></GreaterThan>',
     );
-    expect((await search(w.c, mailbox(q))).store).toBe('2');
+    expect((await search(w.c, mailbox(q))).inner).toBe('2');
   });
 
   it('8: the Document Library store is not served', async () => {
@@ -275,7 +200,7 @@ describe('Search, Mailbox store', () => {
       w.c,
       '<Search xmlns="Search:"><Store><Name>Document Library</Name><Query><EqualTo><LinkId xmlns="DocumentLibrary:"/><Value>\\\\s\\x</Value></EqualTo></Query></Store></Search>',
     );
-    expect(a.store).toBe('8');
+    expect(a.inner).toBe('8');
   });
 });
 
@@ -283,7 +208,7 @@ describe('Search, GAL store', () => {
   it('1: finds an account by part of its name, with gal: properties', async () => {
     const c = await engine.client('alice', { version: '14.1' });
     const a = await search(c, gal('bo'));
-    expect([a.store, a.Range, a.Total]).toEqual(['1', '0-0', '1']);
+    expect([a.inner, a.Range, a.Total]).toEqual(['1', '0-0', '1']);
     const p = a.results[0]!;
     expect([findText(p, 'DisplayName'), findText(p, 'EmailAddress'), findText(p, 'Alias')]).toEqual([
       'bob',
@@ -295,31 +220,31 @@ describe('Search, GAL store', () => {
   it('1: no match is no Result and Total 0', async () => {
     const c = await engine.client('alice');
     const a = await search(c, gal('nobody-by-this-name'));
-    expect([a.store, a.results.length, a.Range, a.Total]).toEqual(['1', 0, undefined, '0']);
+    expect([a.inner, a.results.length, a.Range, a.Total]).toEqual(['1', 0, undefined, '0']);
   });
 
   it('1: Range pages through the directory', async () => {
     const c = await engine.client('alice');
     const a = await search(c, gal('easd.local', '<Range>1-1</Range>'));
-    expect([a.store, a.Range, a.results.length]).toEqual(['1', '1-1', 1]);
+    expect([a.inner, a.Range, a.results.length]).toEqual(['1', '1-1', 1]);
   });
 
   it('1 (14.1): a Picture asked for is Status 173, none', async () => {
     const c = await engine.client('alice', { version: '14.1' });
     const a = await search(c, gal('bob', '<Picture><MaxPictures>5</MaxPictures></Picture>'));
     const picture = findAll(a.results[0], 'Picture')[0];
-    expect([a.store, findText(picture, 'Status')]).toEqual(['1', '173']);
+    expect([a.inner, findText(picture, 'Status')]).toEqual(['1', '173']);
   });
 
   it('1 (12.1): no Picture before 14.1', async () => {
     const c = await engine.client('alice', { version: '12.1' });
     const a = await search(c, gal('bob'));
-    expect([a.store, findAll(a.doc, 'Picture').length]).toEqual(['1', 0]);
+    expect([a.inner, findAll(a.doc, 'Picture').length]).toEqual(['1', 0]);
   });
 
   it('2: a GAL Query with elements in it', async () => {
     const c = await engine.client('alice');
-    expect((await search(c, gal(free('bob')))).store).toBe('2');
+    expect((await search(c, gal(free('bob')))).inner).toBe('2');
   });
 });
 
@@ -327,20 +252,13 @@ describe('Search without a directory', () => {
   let bare: TestEngine;
   beforeAll(async () => {
     bare = await startTestEngine({
-      extraHandlers: (deps) => {
-        const search = deps.backend.search!;
-        // The same backend with a Searcher that has no directory.
-        const backend = new Proxy(deps.backend, {
-          get: (t, p) => (p === 'search' ? { mailbox: search.mailbox.bind(search) } : Reflect.get(t, p, t)),
-        }) as Backend;
-        return { Search: createSearchHandler({ ...deps, backend }) };
-      },
+      extraHandlers: (deps) => ({ Search: createSearchHandler(withoutDirectory(deps)) }),
     });
   });
   afterAll(async () => bare?.close());
 
   it('8: the GAL store when the backend has no directory', async () => {
     const c = await bare.client('alice');
-    expect((await search(c, gal('bob'))).store).toBe('8');
+    expect((await search(c, gal('bob'))).inner).toBe('8');
   });
 });
