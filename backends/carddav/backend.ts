@@ -2,7 +2,7 @@
 // vCard an item. Ids come from hrefs, versions are ETags, the change feed is sync-collection
 // (RFC 6578), reads are addressbook-multiget, writes are conditional PUTs that rewrite the stored
 // card through src/convert/vcard.ts so properties a phone never saw survive its edits.
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type {
   Account,
   Backend,
@@ -10,7 +10,6 @@ import type {
   ChangeLog,
   Folder,
   FolderAdmin,
-  ItemChange,
   ItemRecord,
   ItemStamp,
   ReadOptions,
@@ -26,11 +25,8 @@ import {
   CARDDAV,
   childKeys,
   DAV,
-  davFetch,
   EASD,
   el,
-  hrefIn,
-  isInvalidSyncToken,
   parseMultistatus,
   prop,
   statusError,
@@ -40,6 +36,10 @@ import {
   type DavResponse,
   type XmlSpec,
 } from './dav.js';
+import { DavResources, parentsFirst, propfindBody } from '../dav/resources.js';
+import { idFor, lastSegment } from '../dav/webdav.js';
+
+export { idFor };
 
 export interface CardDavOptions {
   /** Where discovery starts: the server root, a principal URL or a /.well-known/carddav URL (RFC 6764). */
@@ -81,8 +81,6 @@ interface FolderInfo extends Folder {
 interface UserCache {
   home?: string;
   folders?: Map<string, FolderInfo>;
-  /** Per folder id: item id → absolute URL (needed for hashed ids of long hrefs). */
-  items: Map<string, Map<string, string>>;
 }
 
 interface Session {
@@ -91,24 +89,7 @@ interface Session {
   authorization: string;
 }
 
-const SAFE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const MULTIGET_BATCH = 100;
-const RETRIES = 3;
-
-/** A stable id ≤ 64 characters from a URL path segment: the segment itself when safe, else a hash. */
-export function idFor(segment: string): string {
-  return SAFE_ID.test(segment) && !segment.startsWith('h~')
-    ? segment
-    : `h~${createHash('sha256').update(segment).digest('hex').slice(0, 40)}`;
-}
-
-function lastSegment(url: string): string {
-  const path = new URL(url).pathname.replace(/\/+$/, '');
-  return path.slice(path.lastIndexOf('/') + 1);
-}
-
-const propfindBody = (...props: XmlSpec[]): string =>
-  buildXml(el(DAV, 'propfind', el(DAV, 'prop', ...props)));
 
 export class CardDavBackend implements Backend {
   readonly name = 'carddav';
@@ -119,6 +100,7 @@ export class CardDavBackend implements Backend {
     Pick<CardDavOptions, 'userMapping' | 'emailDomain'>;
   private readonly sessions = new WeakMap<CardDavHandle, Session>();
   private readonly caches = new Map<string, UserCache>();
+  private readonly dav: DavResources;
 
   constructor(opts: CardDavOptions) {
     this.opts = {
@@ -128,6 +110,12 @@ export class CardDavBackend implements Backend {
       ...opts,
       url: opts.url,
     };
+    this.dav = new DavResources({
+      label: 'CardDAV',
+      timeoutMs: this.opts.timeoutMs,
+      contentType: 'text/vcard; charset=utf-8',
+      extension: '.vcf',
+    });
     this.changes = {
       currentCursor: (a, f, s) => this.currentCursor(a, f, s),
       changesSince: (a, f, c, s) => this.changesSince(a, f, c, s),
@@ -151,30 +139,13 @@ export class CardDavBackend implements Backend {
   private cache(s: Session): UserCache {
     let c = this.caches.get(s.davUser);
     if (c === undefined) {
-      c = { items: new Map() };
+      c = {};
       this.caches.set(s.davUser, c);
     }
     return c;
   }
 
-  private request(
-    s: Pick<Session, 'authorization'>,
-    method: string,
-    url: string,
-    signal: AbortSignal,
-    extra: { headers?: Record<string, string>; body?: string } = {},
-  ): Promise<DavAnswer> {
-    return davFetch({
-      method,
-      url,
-      authorization: s.authorization,
-      signal,
-      timeoutMs: this.opts.timeoutMs,
-      ...extra,
-    });
-  }
-
-  private async multistatus(
+  private multistatus(
     s: Pick<Session, 'authorization'>,
     method: 'PROPFIND' | 'REPORT',
     url: string,
@@ -182,9 +153,7 @@ export class CardDavBackend implements Backend {
     body: string,
     signal: AbortSignal,
   ): Promise<{ answer: DavAnswer; responses: DavResponse[]; syncToken?: string }> {
-    const answer = await this.request(s, method, url, signal, { headers: { Depth: depth }, body });
-    if (answer.status !== 207) throw statusError(answer, `${method} ${new URL(url).pathname}`);
-    return { answer, ...parseMultistatus(answer.text) };
+    return this.dav.multistatus(s, method, url, depth, body, signal);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -194,48 +163,30 @@ export class CardDavBackend implements Backend {
     const map = this.opts.userMapping;
     const davUser = typeof map === 'function' ? map(user) : (map?.[user] ?? user);
     const authorization = `Basic ${Buffer.from(`${davUser}:${password}`, 'utf8').toString('base64')}`;
-    const probe = { authorization };
-    const ask = propfindBody(el(DAV, 'current-user-principal'), el(DAV, 'displayname'));
-    let principal: string | undefined;
-    let displayName: string | undefined;
-    for (const start of [this.opts.url, new URL('/.well-known/carddav', this.opts.url).href]) {
-      const answer = await this.request(probe, 'PROPFIND', start, signal, {
-        headers: { Depth: '0' },
-        body: ask,
-      });
-      if (answer.status === 401) return null; // wrong password and unknown user alike
-      if (answer.status !== 207) {
-        if (answer.status >= 500) throw statusError(answer, 'PROPFIND (login)');
-        continue;
-      }
-      const r = parseMultistatus(answer.text).responses[0];
-      const href = hrefIn(r === undefined ? undefined : prop(r, DAV, 'current-user-principal'));
-      if (href !== undefined) {
-        principal = new URL(href, answer.url).href;
-        break;
-      }
-    }
-    if (principal === undefined) throw new BackendError('unavailable', 'CardDAV: no current-user-principal');
-
-    const homeAsk = propfindBody(el(CARDDAV, 'addressbook-home-set'), el(DAV, 'displayname'));
-    const { answer, responses } = await this.multistatus(probe, 'PROPFIND', principal, '0', homeAsk, signal);
-    const r = responses[0];
-    const homeHref = hrefIn(r === undefined ? undefined : prop(r, CARDDAV, 'addressbook-home-set'));
-    const home = new URL(homeHref ?? principal, answer.url).href;
-    const name = textOf(r === undefined ? undefined : prop(r, DAV, 'displayname'));
-    if (name !== '') displayName = name;
-
+    const found = await this.dav.discover(
+      { authorization },
+      this.opts.url,
+      '/.well-known/carddav',
+      el(CARDDAV, 'addressbook-home-set'),
+      signal,
+    );
+    if (found === null) return null;
     const handle = new CardDavHandle(davUser);
     this.sessions.set(handle, { davUser, authorization });
     const cache = this.cache({ davUser, authorization });
-    if (cache.home !== home) {
-      cache.home = home;
+    if (cache.home !== found.home) {
+      cache.home = found.home;
       delete cache.folders;
     }
     const email = user.includes('@')
       ? user
       : `${user}@${this.opts.emailDomain ?? new URL(this.opts.url).hostname}`;
-    return { user, email, ...(displayName !== undefined && { displayName }), handle };
+    return {
+      user,
+      email,
+      ...(found.displayName !== undefined && { displayName: found.displayName }),
+      handle,
+    };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -310,23 +261,7 @@ export class CardDavBackend implements Backend {
     const ids = new Set(infos.map((f) => f.id));
     for (const f of infos)
       if (f.parentId !== null && (!ids.has(f.parentId) || f.parentId === f.id)) f.parentId = null;
-    // parents before children (and no cycles: what cannot be placed goes to the top)
-    const ordered: FolderInfo[] = [];
-    const placed = new Set<string>();
-    let rest = sorted;
-    while (rest.length > 0) {
-      const ready = rest.filter((f) => f.parentId === null || placed.has(f.parentId));
-      if (ready.length === 0) {
-        for (const f of rest) f.parentId = null;
-        continue;
-      }
-      for (const f of ready) {
-        ordered.push(f);
-        placed.add(f.id);
-      }
-      rest = rest.filter((f) => !placed.has(f.id));
-    }
-    const map = new Map(ordered.map((f) => [f.id, f]));
+    const map = new Map(parentsFirst(sorted).map((f) => [f.id, f]));
     cache.folders = map;
     return map;
   }
@@ -363,7 +298,7 @@ export class CardDavBackend implements Backend {
       textEl(DAV, 'displayname', displayName),
     ];
     if (parentId !== null) props.push(textEl(EASD, 'parent', parentId));
-    return this.request(s, 'MKCOL', url, signal, {
+    return this.dav.request(s, 'MKCOL', url, signal, {
       body: buildXml(el(DAV, 'mkcol', el(DAV, 'set', el(DAV, 'prop', ...props)))),
     });
   }
@@ -434,7 +369,7 @@ export class CardDavBackend implements Backend {
     );
     const remove = el(DAV, 'remove', el(DAV, 'prop', el(EASD, 'parent')));
     const body = buildXml(el(DAV, 'propertyupdate', set, ...(parentId === null ? [remove] : [])));
-    const answer = await this.request(s, 'PROPPATCH', f.url, signal, { body });
+    const answer = await this.dav.request(s, 'PROPPATCH', f.url, signal, { body });
     if (answer.status !== 207 && answer.status !== 200) throw statusError(answer, 'PROPPATCH');
     // RFC 4918 §9.2.1: a 207 lists per property whether it was set; the name must have been
     const r = answer.status === 207 ? parseMultistatus(answer.text).responses[0] : undefined;
@@ -453,41 +388,18 @@ export class CardDavBackend implements Backend {
     // subfolders first (they are separate collections, see createFolder)
     for (const child of folders.values())
       if (child.parentId === folderId) await this.deleteFolder(account, child.id, signal);
-    const answer = await this.request(s, 'DELETE', f.url, signal);
+    const answer = await this.dav.request(s, 'DELETE', f.url, signal);
     if (answer.status !== 204 && answer.status !== 200 && answer.status !== 404)
       throw statusError(answer, 'DELETE (address book)');
-    this.cache(s).items.delete(folderId);
+    this.dav.forgetFolder(s, folderId);
     delete this.cache(s).folders;
   }
 
   // -------------------------------------------------------------------------------------------
   // Items
 
-  private itemMap(s: Session, folderId: string): Map<string, string> {
-    const items = this.cache(s).items;
-    let m = items.get(folderId);
-    if (m === undefined) {
-      m = new Map();
-      items.set(folderId, m);
-    }
-    return m;
-  }
-
-  private remember(s: Session, folderId: string, url: string): string {
-    const id = idFor(decodeURIComponent(lastSegment(url)));
-    this.itemMap(s, folderId).set(id, url);
-    return id;
-  }
-
-  /** The URL of an item: from the map, or rebuilt from a plain id, or found by listing the folder. */
-  private async itemUrl(s: Session, f: FolderInfo, id: string, signal: AbortSignal): Promise<string> {
-    const known = this.itemMap(s, f.id).get(id);
-    if (known !== undefined) return known;
-    if (SAFE_ID.test(id) && !id.startsWith('h~')) return new URL(id, f.url).href;
-    await this.listStampsOf(s, f, signal);
-    const found = this.itemMap(s, f.id).get(id);
-    if (found === undefined) throw new BackendError('not-found', 'no such contact');
-    return found;
+  private itemUrl(s: Session, f: FolderInfo, id: string, signal: AbortSignal): Promise<string> {
+    return this.dav.itemUrl(s, f, id, () => this.listStampsOf(s, f, signal));
   }
 
   private async listStampsOf(s: Session, f: FolderInfo, signal: AbortSignal): Promise<ItemStamp[]> {
@@ -506,7 +418,9 @@ export class CardDavBackend implements Backend {
       throw e;
     }
     const rows: Array<ItemStamp & { modified: number; url: string }> = [];
-    const map = new Map<string, string>();
+    // a full listing replaces what is known of the folder's ids
+    const map = this.dav.itemMap(s, f.id);
+    map.clear();
     for (const r of res.responses) {
       const url = new URL(r.href, res.answer.url).href;
       if (url.replace(/\/$/, '') === f.url.replace(/\/$/, '')) continue;
@@ -518,7 +432,6 @@ export class CardDavBackend implements Backend {
       const modified = Date.parse(textOf(prop(r, DAV, 'getlastmodified')));
       rows.push({ id, version, url, modified: Number.isNaN(modified) ? 0 : modified });
     }
-    this.cache(s).items.set(f.id, map);
     // newest first (the contract's order); the href breaks ties so the order is stable
     rows.sort((x, y) => y.modified - x.modified || (x.url < y.url ? -1 : x.url > y.url ? 1 : 0));
     return rows.map(({ id, version }) => ({ id, version }));
@@ -570,7 +483,7 @@ export class CardDavBackend implements Backend {
         const data = prop(r, CARDDAV, 'address-data')?.textContent ?? undefined;
         const version = textOf(prop(r, DAV, 'getetag'));
         if (data === undefined || version === '') continue;
-        const id = this.remember(s, f.id, new URL(r.href, res.answer.url).href);
+        const id = this.dav.remember(s, f.id, new URL(r.href, res.answer.url).href);
         if (!ids.includes(id)) continue;
         out.push({ id, version, class: 'Contacts', item: this.shape(contactOf(data), opts) });
       }
@@ -590,27 +503,6 @@ export class CardDavBackend implements Backend {
     return body === undefined ? rest : { ...rest, Body: body };
   }
 
-  /** ETag of one resource, when a write's answer did not carry it (RFC 7232 §2.3). */
-  private async etagOf(s: Session, url: string, signal: AbortSignal): Promise<string> {
-    const res = await this.multistatus(s, 'PROPFIND', url, '0', propfindBody(el(DAV, 'getetag')), signal);
-    const etag = textOf(res.responses[0] === undefined ? undefined : prop(res.responses[0], DAV, 'getetag'));
-    if (etag === '') throw new BackendError('unavailable', 'CardDAV: no ETag for a stored card');
-    return etag;
-  }
-
-  private async put(
-    s: Session,
-    url: string,
-    text: string,
-    condition: Record<string, string>,
-    signal: AbortSignal,
-  ): Promise<DavAnswer> {
-    return this.request(s, 'PUT', url, signal, {
-      headers: { 'Content-Type': 'text/vcard; charset=utf-8', ...condition },
-      body: text,
-    });
-  }
-
   async createItem(
     account: Account,
     folderId: string,
@@ -621,22 +513,17 @@ export class CardDavBackend implements Backend {
     const f = await this.folder(s, folderId, signal);
     if (typed.class !== 'Contacts')
       throw new BackendError('unsupported', 'an address book holds contacts only');
-    for (let attempt = 0; attempt < RETRIES; attempt++) {
-      const uid = randomUUID();
-      const url = new URL(`${uid}.vcf`, f.url).href;
-      const text = contactToVcard(typed.item, {
-        version: f.version,
-        uid: f.version === '4.0' ? `urn:uuid:${uid}` : uid,
-      });
-      // RFC 6352 §6.3.2: If-None-Match: * so nothing is overwritten
-      const answer = await this.put(s, url, text, { 'If-None-Match': '*' }, signal);
-      if (answer.status === 412) continue;
-      if (answer.status !== 201 && answer.status !== 204 && answer.status !== 200)
-        throw statusError(answer, 'PUT (new card)');
-      const id = this.remember(s, f.id, url);
-      return { id, version: answer.headers.get('etag') ?? (await this.etagOf(s, url, signal)) };
-    }
-    throw new BackendError('conflict', 'CardDAV: no free name for a new card');
+    // RFC 6352 §6.3.2: If-None-Match: * so nothing is overwritten
+    return this.dav.create(
+      s,
+      f,
+      (uid) =>
+        contactToVcard(typed.item, {
+          version: f.version,
+          uid: f.version === '4.0' ? `urn:uuid:${uid}` : uid,
+        }),
+      signal,
+    );
   }
 
   async updateItem(
@@ -652,34 +539,25 @@ export class CardDavBackend implements Backend {
     if (typed.class !== 'Contacts')
       throw new BackendError('unsupported', 'an address book holds contacts only');
     const url = await this.itemUrl(s, f, id, signal);
-    for (let attempt = 0; attempt < RETRIES; attempt++) {
-      const current = await this.request(s, 'GET', url, signal);
-      if (current.status !== 200) throw statusError(current, 'GET (card)');
-      const etag = current.headers.get('etag') ?? (await this.etagOf(s, url, signal));
-      if (opts.ifVersion !== undefined && opts.ifVersion !== etag)
-        throw new BackendError('conflict', 'the card changed');
-      let text: string;
-      try {
-        // the stored card is the base: what the phone does not map survives (src/convert/vcard.ts)
-        text = contactToVcard(typed.item, { base: current.text });
-      } catch (e) {
-        if (e instanceof VcardSyntaxError)
-          throw new BackendError('denied', 'the stored card cannot be read; not overwriting it', {
-            cause: e,
-          });
-        throw e;
-      }
-      // RFC 7232 §3.1 If-Match: only over the version just read
-      const answer = await this.put(s, url, text, { 'If-Match': opts.ifVersion ?? etag }, signal);
-      if (answer.status === 412) {
-        if (opts.ifVersion !== undefined) throw new BackendError('conflict', 'the card changed');
-        continue; // someone wrote in between: merge onto their version
-      }
-      if (answer.status !== 200 && answer.status !== 201 && answer.status !== 204)
-        throw statusError(answer, 'PUT (card)');
-      return { id, version: answer.headers.get('etag') ?? (await this.etagOf(s, url, signal)) };
-    }
-    throw new BackendError('conflict', 'the card keeps changing');
+    const version = await this.dav.rewrite(
+      s,
+      url,
+      opts.ifVersion,
+      (current) => {
+        try {
+          // the stored card is the base: what the phone does not map survives (src/convert/vcard.ts)
+          return contactToVcard(typed.item, { base: current });
+        } catch (e) {
+          if (e instanceof VcardSyntaxError)
+            throw new BackendError('denied', 'the stored card cannot be read; not overwriting it', {
+              cause: e,
+            });
+          throw e;
+        }
+      },
+      signal,
+    );
+    return { id, version };
   }
 
   async deleteItem(
@@ -691,12 +569,8 @@ export class CardDavBackend implements Backend {
   ): Promise<void> {
     const s = this.session(account);
     const f = await this.folder(s, folderId, signal);
-    const url = await this.itemUrl(s, f, id, signal);
-    const answer = await this.request(s, 'DELETE', url, signal, {
-      ...(opts.ifVersion !== undefined && { headers: { 'If-Match': opts.ifVersion } }),
-    });
-    if (answer.status !== 204 && answer.status !== 200) throw statusError(answer, 'DELETE (card)');
-    this.itemMap(s, f.id).delete(id);
+    await this.dav.delete(s, await this.itemUrl(s, f, id, signal), opts.ifVersion, signal);
+    this.dav.itemMap(s, f.id).delete(id);
   }
 
   async moveItem(
@@ -712,44 +586,8 @@ export class CardDavBackend implements Backend {
     if (to.class !== from.class)
       throw new BackendError('unsupported', 'a contact moves between address books only');
     const url = await this.itemUrl(s, from, id, signal);
-    const target = new URL(lastSegment(url), to.url).href;
-    if (from.id === to.id) return { id, version: await this.etagOf(s, url, signal) };
-    // RFC 4918 §9.9 MOVE, without overwriting a card of the same name
-    const answer = await this.request(s, 'MOVE', url, signal, {
-      headers: { Destination: target, Overwrite: 'F' },
-    });
-    if (answer.status === 201 || answer.status === 204) {
-      this.itemMap(s, from.id).delete(id);
-      const newId = this.remember(s, to.id, target);
-      return { id: newId, version: answer.headers.get('etag') ?? (await this.etagOf(s, target, signal)) };
-    }
-    if (answer.status === 404) throw new BackendError('not-found', 'no such contact');
-    if (
-      answer.status !== 412 &&
-      answer.status !== 405 &&
-      answer.status !== 501 &&
-      answer.status !== 502 &&
-      answer.status !== 403
-    )
-      throw statusError(answer, 'MOVE');
-    // no MOVE here (or a name taken): copy under a new name, then delete the original
-    const current = await this.request(s, 'GET', url, signal);
-    if (current.status !== 200) throw statusError(current, 'GET (card)');
-    const newUrl = new URL(`${randomUUID()}.vcf`, to.url).href;
-    const put = await this.put(s, newUrl, current.text, { 'If-None-Match': '*' }, signal);
-    if (put.status !== 201 && put.status !== 204 && put.status !== 200)
-      throw statusError(put, 'PUT (moved card)');
-    const etag = current.headers.get('etag');
-    const del = await this.request(s, 'DELETE', url, signal, {
-      ...(etag !== null && { headers: { 'If-Match': etag } }),
-    });
-    if (del.status !== 204 && del.status !== 200 && del.status !== 404)
-      throw statusError(del, 'DELETE (moved card)');
-    this.itemMap(s, from.id).delete(id);
-    return {
-      id: this.remember(s, to.id, newUrl),
-      version: put.headers.get('etag') ?? (await this.etagOf(s, newUrl, signal)),
-    };
+    if (from.id === to.id) return { id, version: await this.dav.etagOf(s, url, signal) };
+    return this.dav.move(s, from, id, url, to, signal);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -759,19 +597,7 @@ export class CardDavBackend implements Backend {
     const s = this.session(account);
     const f = await this.folder(s, folderId, signal);
     if (!f.syncCollection) throw new BackendError('cursor-expired', 'the server has no sync-collection');
-    const res = await this.multistatus(
-      s,
-      'PROPFIND',
-      f.url,
-      '0',
-      propfindBody(el(DAV, 'sync-token')),
-      signal,
-    );
-    const token = textOf(
-      res.responses[0] === undefined ? undefined : prop(res.responses[0], DAV, 'sync-token'),
-    );
-    if (token === '') throw new BackendError('cursor-expired', 'the collection has no sync-token');
-    return token;
+    return this.dav.syncToken(s, f.url, signal);
   }
 
   private async changesSince(
@@ -783,45 +609,7 @@ export class CardDavBackend implements Backend {
     const s = this.session(account);
     const f = await this.folder(s, folderId, signal);
     if (!f.syncCollection) throw new BackendError('cursor-expired', 'the server has no sync-collection');
-    const byId = new Map<string, ItemChange>();
-    let token = cursor;
-    // RFC 6578 §3.6: a 507 on the collection means "more": ask again from the token given
-    for (let round = 0; round < 100; round++) {
-      const body = buildXml(
-        el(
-          DAV,
-          'sync-collection',
-          textEl(DAV, 'sync-token', token),
-          textEl(DAV, 'sync-level', '1'),
-          el(DAV, 'prop', el(DAV, 'getetag')),
-        ),
-      );
-      const answer = await this.request(s, 'REPORT', f.url, signal, { headers: { Depth: '0' }, body });
-      if (isInvalidSyncToken(answer))
-        throw new BackendError('cursor-expired', 'the server no longer knows this sync-token');
-      if (answer.status !== 207) throw statusError(answer, 'REPORT sync-collection');
-      const ms = parseMultistatus(answer.text);
-      let truncated = false;
-      for (const r of ms.responses) {
-        const url = new URL(r.href, answer.url).href;
-        if (url.replace(/\/$/, '') === f.url.replace(/\/$/, '')) {
-          if (r.status === 507) truncated = true;
-          continue;
-        }
-        if (r.href.endsWith('/')) continue; // a child collection, not a card
-        const id = this.remember(s, f.id, url);
-        if (r.status === 404) byId.set(id, { kind: 'delete', id });
-        else {
-          const version = textOf(prop(r, DAV, 'getetag'));
-          if (version !== '') byId.set(id, { kind: 'upsert', id, version });
-        }
-      }
-      if (ms.syncToken === undefined || ms.syncToken === '')
-        throw new BackendError('cursor-expired', 'no new sync-token');
-      token = ms.syncToken;
-      if (!truncated) return { changes: [...byId.values()], cursor: token };
-    }
-    throw new BackendError('cursor-expired', 'too many sync-collection rounds');
+    return this.dav.changesSince(s, f, cursor, signal);
   }
 }
 

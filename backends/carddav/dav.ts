@@ -1,5 +1,5 @@
 // The CardDAV backend's view of the shared WebDAV client (backends/dav/webdav.ts): the same
-// helpers, with log messages labelled "CardDAV".
+// helpers, with status errors labelled "CardDAV".
 import * as dav from '../dav/webdav.js';
 import type { BackendError } from '../../src/backend/errors.js';
 
@@ -21,12 +21,6 @@ export {
   type Multistatus,
   type XmlSpec,
 } from '../dav/webdav.js';
-
-export type DavRequest = Omit<dav.DavRequest, 'label'>;
-
-export function davFetch(req: DavRequest): Promise<dav.DavAnswer> {
-  return dav.davFetch({ ...req, label: 'CardDAV' });
-}
 
 export function statusError(answer: dav.DavAnswer, what: string): BackendError {
   return dav.statusError(answer, `CardDAV ${what}`);
