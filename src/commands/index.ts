@@ -16,6 +16,7 @@ import { createGetItemEstimateHandler } from './get-item-estimate.js';
 import { createItemOperationsHandler } from './item-operations.js';
 import { createMoveItemsHandler } from './move-items.js';
 import { createProvisionHandler } from './provision.js';
+import { createResolveRecipientsHandler } from './resolve-recipients.js';
 import { createSearchHandler } from './search.js';
 import { createSendMailHandler, createSmartForwardHandler, createSmartReplyHandler } from './send-mail.js';
 import { createSettingsHandler } from './settings.js';
@@ -41,6 +42,8 @@ export function createHandlers(deps: EngineDeps): Partial<Record<CommandName, Co
   if (deps.backend.search !== undefined) {
     handlers.Search = createSearchHandler(deps);
     handlers.Find = createFindHandler(deps);
+    if (deps.backend.search.directory !== undefined)
+      handlers.ResolveRecipients = createResolveRecipientsHandler(deps);
   }
   if (deps.backend.folders !== undefined) {
     handlers.FolderCreate = createFolderCreateHandler(deps);
