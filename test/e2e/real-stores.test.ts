@@ -88,6 +88,32 @@ describe('easd on Dovecot, SMTP and Radicale', () => {
     expect(findText(mine, 'Data')).toContain('Hello from Dovecot');
   });
 
+  it('finds a message APPENDed to the IMAP Inbox with Search, by a word in its body', async () => {
+    const word = `quux${Date.now()}zz`;
+    const subject = `Real search ${word}`;
+    await appendMessage(
+      stack.imap,
+      alice,
+      'INBOX',
+      `From: bob@easd.test\r\nTo: ${alice.email}\r\nSubject: ${subject}\r\nDate: ${new Date().toUTCString()}\r\n\r\nthe word is ${word}\r\n`,
+    );
+    const inbox = folders.get('2')!;
+    const res = await phone.command(
+      'Search',
+      `<Search xmlns="Search:"><Store><Name>Mailbox</Name><Query><And><Class xmlns="AirSync:">Email</Class><CollectionId xmlns="AirSync:">${inbox}</CollectionId><FreeText>${word}</FreeText></And></Query><Options><Range>0-9</Range></Options></Store></Search>`,
+    );
+    const results = findAll(res.doc, 'Result');
+    expect([
+      findText(findAll(res.doc, 'Store')[0], 'Status'),
+      findText(res.doc, 'Total'),
+      results.length,
+    ]).toEqual(['1', '1', 1]);
+    expect([
+      findText(results[0], 'Subject'),
+      findText(results[0], 'LongId')?.startsWith(`${inbox}:`),
+    ]).toEqual([subject, true]);
+  });
+
   it('sends mail through SMTP as the user and files it in Sent on the IMAP server', async () => {
     const subject = `Real send ${Date.now()}`;
     const mime = `From: ${alice.email}\r\nTo: carol@easd.test\r\nSubject: ${subject}\r\nMessage-ID: <${Date.now()}.real@easd.test>\r\n\r\nsent from a phone\r\n`;
@@ -110,7 +136,7 @@ describe('easd on Dovecot, SMTP and Radicale', () => {
       const lock = await client.getMailboxLock('Sent');
       try {
         const found = await client.search({ subject });
-        expect(found === false ? 0 : found.length).toBe(1);
+        expect(found === false || found === undefined ? 0 : found.length).toBe(1);
       } finally {
         lock.release();
       }
