@@ -4,7 +4,9 @@
 import { createHash } from 'node:crypto';
 import PostalMime, { type Address, type Email, type Mailbox } from 'postal-mime';
 import { applyBodyPreferences, type BodySource } from '../backend/body.js';
-import type { Attachment, BodyPreference, EmailItem } from '../backend/model.js';
+import type { Attachment, BodyPreference, EmailItem, MeetingRequest } from '../backend/model.js';
+import { icsToCalendar } from './icalendar.js';
+import { firstText, parseCalendar, readTime, timeContext } from './icalendar-common.js';
 
 /** A parsed message; parse once, convert with different preferences as often as needed. */
 export interface ParsedMime {
@@ -19,6 +21,8 @@ export interface MimeToEmailOptions {
   fileReference(index: number): string;
   /** When the store received the message (IMAP INTERNALDATE); the Date header otherwise. */
   receivedAt?: Date;
+  /** The account's addresses: an invitation's ResponseRequested is then the user's own RSVP. */
+  userAddresses?: readonly string[];
 }
 
 // A message/rfc822 part is kept as one attachment (Method 5) rather than merged into the body.
@@ -80,11 +84,35 @@ function kindOf(email: Email): Kind {
   if (ct.startsWith('multipart/signed') && ct.includes('pkcs7-signature')) return 'signed';
   if (ct.startsWith('application/pkcs7-mime') || ct.startsWith('application/x-pkcs7-mime'))
     return 'encrypted';
-  const ical = email.attachments.find((a) => a.mimeType === 'text/calendar' && a.method !== undefined);
-  if (ical?.method === 'REQUEST') return 'meeting-request';
-  if (ical?.method === 'CANCEL') return 'meeting-cancel';
-  if (ical?.method === 'REPLY') return 'meeting-reply';
+  const method = calendarPart(email)?.method;
+  if (method === 'REQUEST') return 'meeting-request';
+  if (method === 'CANCEL') return 'meeting-cancel';
+  if (method === 'REPLY') return 'meeting-reply';
   return 'note';
+}
+
+/** The iTIP part of a message (RFC 6047 2.4: text/calendar with a method parameter). */
+interface CalendarPart {
+  /** RFC 5546 1.4 METHOD, upper-cased: REQUEST, CANCEL, REPLY … */
+  method: string;
+  text: string;
+}
+
+function contentText(content: ArrayBuffer | Uint8Array | string): string {
+  if (typeof content === 'string') return content;
+  const bytes = content instanceof Uint8Array ? content : new Uint8Array(content);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+}
+
+function calendarPart(email: Email): CalendarPart | undefined {
+  const a = email.attachments.find((x) => x.mimeType === 'text/calendar' && x.method !== undefined);
+  if (a?.method === undefined) return undefined;
+  return { method: a.method.trim().toUpperCase(), text: contentText(a.content) };
+}
+
+/** The iCalendar text and METHOD of an invitation, reply or cancellation; undefined for other mail. */
+export function calendarPartOf(parsed: ParsedMime): CalendarPart | undefined {
+  return calendarPart(parsed.email);
 }
 
 /** MS-ASEMAIL 2.2.2.50 MessageClass values (MS-OXCMSG names). */
@@ -257,7 +285,146 @@ export function emailFromParsed(parsed: ParsedMime, opts: MimeToEmailOptions): E
     // MS-ASEMAIL 2.2.2.27: a 22-byte header plus 5 bytes per reply
     if (bytes.byteLength >= 22) item.ConversationIndex = new Uint8Array(bytes);
   }
+  if (kind === 'meeting-request' || kind === 'meeting-cancel') {
+    const part = calendarPart(email);
+    const meeting =
+      part === undefined ? undefined : meetingRequestOf(part.text, kind, opts.userAddresses);
+    if (meeting !== undefined) item.MeetingRequest = meeting;
+  }
   return item;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Invitations: MS-ASEMAIL 2.2.2.48 MeetingRequest from the VEVENT of an iTIP REQUEST or CANCEL
+// (RFC 5546 3.2.2 / 3.2.5), read by the calendar converter so an invitation shows the same
+// times, zone and recurrence as the event it becomes.
+
+/** MS-OXOCAL 2.2.1.27 PidLidGlobalObjectId class id, the first 16 bytes of every GlobalObjId. */
+const GOID_CLASS = Buffer.from('040000008200E00074C5B7101A82E008', 'hex');
+
+/**
+ * MS-ASEMAIL 2.2.2.37 GlobalObjId (base64 of MS-OXOCAL 2.2.1.27's PidLidGlobalObjectId) for an
+ * iCalendar UID. A UID that is an Outlook id in hex (MS-ASEMAIL 3.1.4.7: it starts with the class
+ * id) is that id's bytes; any other UID is wrapped as "vCal-Uid" data. The creation time is left
+ * zero so the value stays the same on every sync (as in MS-ASEMAIL 4.3 example 2); the instance
+ * date is that of `recurrenceId` for the invitation to one occurrence.
+ */
+export function globalObjIdOf(uid: string, recurrenceId?: Date): string {
+  let bytes: Buffer;
+  const outlookId =
+    /^[0-9a-f]+$/i.test(uid) &&
+    uid.length >= 80 &&
+    uid.length % 2 === 0 &&
+    uid.slice(0, 32).toUpperCase() === GOID_CLASS.toString('hex').toUpperCase();
+  if (outlookId) {
+    bytes = Buffer.from(uid, 'hex');
+  } else {
+    const data = Buffer.concat([
+      Buffer.from('vCal-Uid', 'latin1'),
+      Buffer.from([1, 0, 0, 0]),
+      Buffer.from(uid, 'utf8'),
+      Buffer.from([0]),
+    ]);
+    bytes = Buffer.alloc(40 + data.length);
+    GOID_CLASS.copy(bytes, 0);
+    bytes.writeUInt32LE(data.length, 36);
+    data.copy(bytes, 40);
+  }
+  // INSTDATE: YEARHIGH YEARLOW MONTH DATE of the occurrence, zeros for the whole meeting.
+  if (recurrenceId !== undefined) {
+    const y = recurrenceId.getUTCFullYear();
+    bytes.writeUInt8(y >> 8, 16);
+    bytes.writeUInt8(y & 0xff, 17);
+    bytes.writeUInt8(recurrenceId.getUTCMonth() + 1, 18);
+    bytes.writeUInt8(recurrenceId.getUTCDate(), 19);
+  } else {
+    bytes.fill(0, 16, 20);
+  }
+  return bytes.toString('base64');
+}
+
+/** MS-ASEMAIL 2.2.2.8 BusyStatus names in X-MICROSOFT-CDO-INTENDEDSTATUS. */
+const INTENDED: Record<string, 0 | 1 | 2 | 3 | 4> = {
+  FREE: 0,
+  TENTATIVE: 1,
+  BUSY: 2,
+  OOF: 3,
+  WORKINGELSEWHERE: 4,
+};
+
+function formatAddress(name: string | undefined, address: string): string {
+  return name === undefined || name === '' ? address : formatMailbox({ name, address });
+}
+
+/** The MeetingRequest of an invitation's iCalendar text; undefined when it has no usable VEVENT. */
+export function meetingRequestOf(
+  text: string,
+  kind: 'meeting-request' | 'meeting-cancel',
+  userAddresses?: readonly string[],
+): MeetingRequest | undefined {
+  let event;
+  let cal;
+  try {
+    cal = parseCalendar(text);
+    event = icsToCalendar(text, userAddresses === undefined ? {} : { userAddresses });
+  } catch {
+    return undefined; // an invitation that cannot be read is still shown as a message
+  }
+  const vevent =
+    cal.getAllSubcomponents('vevent').find((v) => firstText(v, 'uid') === event.UID) ??
+    cal.getFirstSubcomponent('vevent') ??
+    undefined;
+  const m: MeetingRequest = {};
+  const set = <K extends keyof MeetingRequest>(key: K, value: MeetingRequest[K] | undefined): void => {
+    if (value !== undefined) m[key] = value;
+  };
+  m.AllDayEvent = event.AllDayEvent === true;
+  set('StartTime', event.StartTime);
+  set('EndTime', event.EndTime);
+  set('DtStamp', event.DtStamp);
+  // MS-ASEMAIL 2.2.2.43 InstanceType: 0 single, 1 recurring master, 3 exception (one occurrence).
+  const ridProp = vevent?.getFirstProperty('recurrence-id') ?? null;
+  const rid =
+    ridProp === null
+      ? undefined
+      : readTime(timeContext(cal, {}, () => undefined), ridProp);
+  if (rid !== undefined) {
+    m.InstanceType = 3;
+    m.RecurrenceId = new Date(rid.utc);
+  } else m.InstanceType = event.Recurrence !== undefined ? 1 : 0;
+  set('Location', event.Location);
+  if (event.OrganizerEmail !== undefined)
+    m.Organizer = formatAddress(event.OrganizerName, event.OrganizerEmail);
+  set('Reminder', event.Reminder);
+  // MS-ASEMAIL 2.2.2.67: the user's RSVP when the account is known, else any attendee's.
+  const users = new Set((userAddresses ?? []).map((a) => a.toLowerCase()));
+  const mine = vevent
+    ?.getAllProperties('attendee')
+    .find((p) => users.has(String(p.getFirstValue() ?? '').replace(/^mailto:/i, '').toLowerCase()));
+  if (mine !== undefined) {
+    const rsvp = mine.getParameter('rsvp');
+    m.ResponseRequested = String(Array.isArray(rsvp) ? rsvp[0] : (rsvp ?? '')).toUpperCase() === 'TRUE';
+  } else set('ResponseRequested', event.ResponseRequested);
+  if (event.Recurrence !== undefined) m.Recurrences = [event.Recurrence];
+  m.Sensitivity = event.Sensitivity ?? 0;
+  // MS-ASEMAIL 2.2.2.8: the status the meeting will have once accepted (Outlook's intended one).
+  const intended = vevent === undefined ? undefined : firstText(vevent, 'x-microsoft-cdo-intendedstatus');
+  m.BusyStatus = INTENDED[(intended ?? '').toUpperCase()] ?? event.BusyStatus ?? 2;
+  set('TimeZone', event.TimeZone);
+  if (event.UID !== undefined) {
+    m.GlobalObjId = globalObjIdOf(event.UID, m.RecurrenceId);
+    // MS-ASEMAIL 2.2.2.37: 16.x carries calendar:UID instead of GlobalObjId.
+    m.UID = event.UID;
+  }
+  set('DisallowNewTimeProposal', event.DisallowNewTimeProposal);
+  // MS-ASEMAIL 2.2.2.47 MeetingMessageType: 1 a new request, 2 a full update (RFC 5546 2.1.4: a
+  // higher SEQUENCE is a revision), 0 for a cancellation (no response expected).
+  if (kind === 'meeting-cancel') m.MeetingMessageType = 0;
+  else {
+    const seq = Number(vevent?.getFirstPropertyValue('sequence') ?? 0);
+    m.MeetingMessageType = Number.isFinite(seq) && seq > 0 ? 2 : 1;
+  }
+  return m;
 }
 
 /** Parses and converts in one go. */
