@@ -14,6 +14,7 @@ import { createGate } from './gate.js';
 import { createPingHandler } from './ping.js';
 import { createGetItemEstimateHandler } from './get-item-estimate.js';
 import { createItemOperationsHandler } from './item-operations.js';
+import { createMeetingResponseHandler } from './meeting-response.js';
 import { createMoveItemsHandler } from './move-items.js';
 import { createProvisionHandler } from './provision.js';
 import { createResolveRecipientsHandler } from './resolve-recipients.js';
@@ -32,6 +33,7 @@ export function createHandlers(deps: EngineDeps): Partial<Record<CommandName, Co
     GetItemEstimate: createGetItemEstimateHandler(deps),
     MoveItems: createMoveItemsHandler(deps),
     ItemOperations: createItemOperationsHandler(deps),
+    MeetingResponse: createMeetingResponseHandler(deps),
   };
   if (deps.push !== undefined) handlers.Ping = createPingHandler({ ...deps, push: deps.push });
   if (deps.backend.mail !== undefined) {

@@ -287,8 +287,7 @@ export function emailFromParsed(parsed: ParsedMime, opts: MimeToEmailOptions): E
   }
   if (kind === 'meeting-request' || kind === 'meeting-cancel') {
     const part = calendarPart(email);
-    const meeting =
-      part === undefined ? undefined : meetingRequestOf(part.text, kind, opts.userAddresses);
+    const meeting = part === undefined ? undefined : meetingRequestOf(part.text, kind, opts.userAddresses);
     if (meeting !== undefined) item.MeetingRequest = meeting;
   }
   return item;
@@ -387,7 +386,10 @@ export function meetingRequestOf(
   const rid =
     ridProp === null
       ? undefined
-      : readTime(timeContext(cal, {}, () => undefined), ridProp);
+      : readTime(
+          timeContext(cal, {}, () => undefined),
+          ridProp,
+        );
   if (rid !== undefined) {
     m.InstanceType = 3;
     m.RecurrenceId = new Date(rid.utc);
@@ -398,14 +400,20 @@ export function meetingRequestOf(
   set('Reminder', event.Reminder);
   // MS-ASEMAIL 2.2.2.67: the user's RSVP when the account is known, else any attendee's.
   const users = new Set((userAddresses ?? []).map((a) => a.toLowerCase()));
-  const mine = vevent
-    ?.getAllProperties('attendee')
-    .find((p) => users.has(String(p.getFirstValue() ?? '').replace(/^mailto:/i, '').toLowerCase()));
+  const mine = vevent?.getAllProperties('attendee').find((p) =>
+    users.has(
+      String(p.getFirstValue() ?? '')
+        .replace(/^mailto:/i, '')
+        .toLowerCase(),
+    ),
+  );
   if (mine !== undefined) {
     const rsvp = mine.getParameter('rsvp');
     m.ResponseRequested = String(Array.isArray(rsvp) ? rsvp[0] : (rsvp ?? '')).toUpperCase() === 'TRUE';
   } else set('ResponseRequested', event.ResponseRequested);
-  if (event.Recurrence !== undefined) m.Recurrences = [event.Recurrence];
+  // MS-ASEMAIL 2.2.2.45: Interval is required in a MeetingRequest's Recurrence (RFC 5545 default 1).
+  if (event.Recurrence !== undefined)
+    m.Recurrences = [{ ...event.Recurrence, Interval: event.Recurrence.Interval ?? 1 }];
   m.Sensitivity = event.Sensitivity ?? 0;
   // MS-ASEMAIL 2.2.2.8: the status the meeting will have once accepted (Outlook's intended one).
   const intended = vevent === undefined ? undefined : firstText(vevent, 'x-microsoft-cdo-intendedstatus');
