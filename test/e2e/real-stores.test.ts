@@ -205,6 +205,54 @@ describe('easd on Dovecot, SMTP and Radicale', () => {
     expect(mine).toMatch(/^DTSTART:20300506T090000Z\r?$/m);
   });
 
+  it('accepts an invitation APPENDed to the IMAP Inbox: a VEVENT on Radicale and an iTIP REPLY through SMTP', async () => {
+    const uid = `real-invite-${Date.now()}@easd.test`;
+    const ics = [
+      'BEGIN:VCALENDAR',
+      'VERSION:2.0',
+      'PRODID:-//easd test//EN',
+      'METHOD:REQUEST',
+      'BEGIN:VEVENT',
+      `UID:${uid}`,
+      'DTSTAMP:20300101T080000Z',
+      'DTSTART:20300607T130000Z',
+      'DTEND:20300607T140000Z',
+      'SUMMARY:Real invitation',
+      'ORGANIZER;CN=Olga:mailto:olga@elsewhere.test',
+      `ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:${alice.email}`,
+      'END:VEVENT',
+      'END:VCALENDAR',
+      '',
+    ].join('\r\n');
+    await appendMessage(
+      stack.imap,
+      alice,
+      'INBOX',
+      `From: Olga <olga@elsewhere.test>\r\nTo: ${alice.email}\r\nSubject: Invitation: Real invitation\r\nDate: ${new Date().toUTCString()}\r\nMIME-Version: 1.0\r\nContent-Type: text/calendar; charset=utf-8; method=REQUEST\r\n\r\n${ics}`,
+    );
+    const inbox = folders.get('2')!;
+    const invite = (await syncAll(inbox)).adds.find((a) => findText(a, 'UID') === uid);
+    expect(findText(invite, 'MessageClass')).toBe('IPM.Schedule.Meeting.Request');
+    const res = await phone.command(
+      'MeetingResponse',
+      `<MeetingResponse xmlns="MeetingResponse:"><Request><UserResponse>1</UserResponse><CollectionId>${inbox}</CollectionId><RequestId>${findText(invite, 'ServerId')}</RequestId><SendResponse/></Request></MeetingResponse>`,
+    );
+    expect([
+      findText(res.doc, 'Status'),
+      findText(res.doc, 'CalendarId')?.startsWith(`${folders.get('8')}:`),
+    ]).toEqual(['1', true]);
+    const calendarAdds = (await syncAll(folders.get('8')!)).adds;
+    expect(calendarAdds.map((a) => findText(a, 'ServerId'))).toContain(findText(res.doc, 'CalendarId'));
+    const event = calendarAdds.find((a) => findText(a, 'UID') === uid);
+    expect([findText(event, 'StartTime'), findText(event, 'ResponseType')]).toEqual([
+      '20300607T130000Z',
+      '3',
+    ]);
+    const reply = (await readSpool(stack.smtp.spoolDir)).find((m) => m.raw.toString().includes(uid));
+    expect(reply?.rcptTo).toEqual(['olga@elsewhere.test']);
+    expect(reply?.raw.toString()).toMatch(/METHOD:REPLY/);
+  });
+
   it('refuses a wrong password with 401, as the IMAP server does', async () => {
     const intruder = EasTestClient.inject(easd.app, { user: alice.user, password: 'wrong', deviceId: 'X' });
     const res = await intruder.command(
