@@ -101,8 +101,8 @@ export async function buildServer<A extends AccountInfo>(opts: ServerOptions<A>)
   });
 
   // Ends every held request (Ping, Sync with Wait) at shutdown, before the socket closes.
-  const shutdown = new AbortController();
-  app.addHook('preClose', async () => shutdown.abort());
+  const requests = new RequestSignals();
+  app.addHook('preClose', async () => requests.abortAll());
 
   const authenticator = new Authenticator<A>(opts.authenticate, limits);
 
@@ -171,7 +171,7 @@ export async function buildServer<A extends AccountInfo>(opts: ServerOptions<A>)
 
   app.post(easPath, async (req, reply) => {
     // Credentials first: nothing about the request is examined for a client that has none.
-    const signal = requestSignal(reply, shutdown.signal);
+    const signal = requests.signal(reply);
     const account = await authenticator.check(req.headers.authorization, req.ip, signal);
     req.easLog = { user: account.user };
     const rawQuery = req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '';
@@ -226,20 +226,21 @@ export async function buildServer<A extends AccountInfo>(opts: ServerOptions<A>)
     const traced = opts.trace;
     if (traced && ctx.body) traced({ user: account.user, deviceId: line.deviceId }, 'request', ctx.body);
 
+    const answer = (result: CommandResult): FastifyReply => {
+      if (traced && result.body && isElement(result.body)) {
+        traced({ user: account.user, deviceId: line.deviceId }, 'response', result.body);
+      }
+      return sendResult(reply, result);
+    };
     const gated = opts.gate ? await opts.gate(ctx, spec) : undefined;
-    const result = gated ?? (await handler(ctx));
-    if (traced && result.body && isElement(result.body)) {
-      traced({ user: account.user, deviceId: line.deviceId }, 'response', result.body);
-    }
-    return sendResult(reply, result);
+    if (gated !== undefined) return answer(gated);
+    // Chained, not awaited: a held Ping or Sync lasts up to an hour, and this frame would keep
+    // ctx (the request body, raw and decoded) that long. The handler keeps what it needs.
+    return handler(ctx).then(answer);
   });
 
   app.post('/autodiscover/autodiscover.xml', async (req, reply) => {
-    const account = await authenticator.check(
-      req.headers.authorization,
-      req.ip,
-      requestSignal(reply, shutdown.signal),
-    );
+    const account = await authenticator.check(req.headers.authorization, req.ip, requests.signal(reply));
     req.easLog = { user: account.user, command: 'Autodiscover' };
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     reply.type('text/xml; charset=utf-8');
@@ -330,13 +331,36 @@ function decodeBody(
   }
 }
 
-function requestSignal(reply: FastifyReply, shutdown: AbortSignal): AbortSignal {
-  const gone = new AbortController();
-  // 'close' before the response finished means the client went away: stop waiting for it.
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) gone.abort();
-  });
-  return AbortSignal.any([gone.signal, shutdown]);
+/**
+ * Each request's AbortSignal: it fires when the client goes away before its answer, or at
+ * shutdown. One AbortController per request, kept in a Set until the response closes, rather than
+ * AbortSignal.any([gone, shutdown]): the composite is a second AbortSignal plus weak references
+ * registered in both sources, which a held Ping would carry for up to an hour (~1.5 KiB each).
+ */
+class RequestSignals {
+  private readonly live = new Set<AbortController>();
+  private closing = false;
+
+  signal(reply: FastifyReply): AbortSignal {
+    const controller = new AbortController();
+    if (this.closing) {
+      controller.abort();
+      return controller.signal;
+    }
+    this.live.add(controller);
+    // 'close' comes once per response; before the response finished, the client went away.
+    reply.raw.on('close', () => {
+      this.live.delete(controller);
+      if (!reply.raw.writableFinished) controller.abort();
+    });
+    return controller.signal;
+  }
+
+  abortAll(): void {
+    this.closing = true;
+    for (const controller of this.live) controller.abort();
+    this.live.clear();
+  }
 }
 
 function sendError(reply: FastifyReply, err: EasHttpError): FastifyReply {

@@ -4,6 +4,10 @@
 // and from the mail server's webhook. Bursts are coalesced; everything a listener holds is freed
 // when its request ends. It also enforces one held request per device (MS-ASCMD 2.2.1.13: a
 // newer Ping or Sync from the device ends the older one).
+//
+// Tens of thousands of requests wait here at once, so what each keeps is small: a listener is its
+// folder ids and a callback, released by the function listen() returns (no AbortSignal of its
+// own; wait.ts releases it when the wait ends, whatever ended it).
 import { randomUUID } from 'node:crypto';
 import type { Account, Backend, ChangeHint } from '../backend/contract.js';
 import type { PushBus } from './bus.js';
@@ -27,7 +31,8 @@ export interface PushHubOptions {
 }
 
 interface Listener {
-  folderIds: ReadonlySet<string>;
+  /** An array, not a Set: a listener watches a few folders and a Set costs ~200 bytes more. */
+  folderIds: readonly string[];
   onHint: (hint: PushHint) => void;
 }
 
@@ -51,7 +56,12 @@ export class PushHub {
   private readonly coalesceMs: number;
   private readonly pollMs: number;
   private readonly maxFolders: number;
+  private claims = 0;
   private closed = false;
+  /** Claim tokens are this hub's id and a count, unique across nodes. (A randomUUID() per claim
+   * is kept as a tree of ~12 string pieces, ~400 bytes per held request.) */
+  private readonly tokenPrefix = `${randomUUID()}:`;
+  private tokens = 0;
 
   constructor(private readonly opts: PushHubOptions) {
     this.coalesceMs = opts.coalesceMs ?? 25;
@@ -59,8 +69,8 @@ export class PushHub {
     this.maxFolders = opts.maxFoldersPerHint ?? 64;
   }
 
-  /** How many users and listeners are held right now (metrics, and tests that check cleanup). */
-  stats(): { users: number; listeners: number; watchers: number; pollers: number } {
+  /** How many users, listeners and device claims are held now (metrics, tests of cleanup). */
+  stats(): { users: number; listeners: number; claims: number; watchers: number; pollers: number } {
     let listeners = 0;
     let watchers = 0;
     let pollers = 0;
@@ -69,20 +79,16 @@ export class PushHub {
       if (u.watch !== undefined) watchers++;
       if (u.poll !== undefined) pollers++;
     }
-    return { users: this.users.size, listeners, watchers, pollers };
+    return { users: this.users.size, listeners, claims: this.claims, watchers, pollers };
   }
 
   /**
-   * Calls `onHint` for hints about `folderIds` (backend ids) until `signal` fires; then every
-   * resource taken for it is released. Hints may be spurious: the listener looks for itself.
+   * Calls `onHint` for hints about `folderIds` (backend ids) until the returned function is
+   * called; that releases everything taken for it. Hints may be spurious: the listener looks for
+   * itself.
    */
-  listen(
-    account: Account,
-    folderIds: readonly string[],
-    onHint: (hint: PushHint) => void,
-    signal: AbortSignal,
-  ): void {
-    if (this.closed || signal.aborted) return;
+  listen(account: Account, folderIds: readonly string[], onHint: (hint: PushHint) => void): () => void {
+    if (this.closed) return () => {};
     const key = account.user.toLowerCase();
     let entry = this.users.get(key);
     if (entry === undefined) {
@@ -94,14 +100,15 @@ export class PushHub {
       );
       entry.unsubscribe.catch((err: unknown) => this.opts.onError?.(err));
     }
-    const listener: Listener = { folderIds: new Set(folderIds), onHint };
+    // Kept as given, not copied (one array less per held request): callers do not change it.
+    const listener: Listener = { folderIds, onHint };
     entry.listeners.add(listener);
     if (folderIds.some((id) => !entry.watched.has(id))) {
       for (const id of folderIds) entry.watched.add(id);
       this.startWatch(entry);
     }
     const e = entry;
-    signal.addEventListener('abort', () => this.leave(key, e, listener), { once: true });
+    return () => this.leave(key, e, listener);
   }
 
   /** A change made through easd (or reported by the mail server): wakes listeners on every node. */
@@ -111,24 +118,35 @@ export class PushHub {
 
   /**
    * Marks this request as the device's held request. When a newer one claims the same device (on
-   * any node), `onSuperseded` runs once. Released when `signal` fires.
+   * any node), `onSuperseded` runs once. Resolves, once the claim is announced, to the function
+   * that releases it; if the claim fails, nothing stays held.
    */
-  async claim(user: string, deviceId: string, onSuperseded: () => void, signal: AbortSignal): Promise<void> {
-    const token = randomUUID();
+  async claim(user: string, deviceId: string, onSuperseded: () => void): Promise<() => void> {
+    const token = this.tokenPrefix + String(++this.tokens);
     const channel = deviceChannel(user, deviceId);
-    let fired = false;
+    let superseded: (() => void) | undefined = onSuperseded; // cleared once it has run
     const unsubscribe = await this.opts.bus.subscribe(channel, (message) => {
-      if (message !== token && !fired) {
-        fired = true;
-        onSuperseded();
-      }
+      if (message === token || superseded === undefined) return;
+      const run = superseded;
+      superseded = undefined;
+      run();
     });
+    this.claims++;
+    let released = false;
     const release = (): void => {
+      if (released) return;
+      released = true;
+      superseded = undefined;
+      this.claims--;
       unsubscribe().catch((err: unknown) => this.opts.onError?.(err));
     };
-    if (signal.aborted) release();
-    else signal.addEventListener('abort', release, { once: true });
-    await this.opts.bus.publish(channel, token);
+    try {
+      await this.opts.bus.publish(channel, token);
+    } catch (err) {
+      release();
+      throw err;
+    }
+    return release;
   }
 
   async close(): Promise<void> {
@@ -167,7 +185,7 @@ export class PushHub {
         const wanted =
           merged.folderIds === undefined ||
           merged.hierarchy === true ||
-          merged.folderIds.some((id) => l.folderIds.has(id));
+          merged.folderIds.some((id) => l.folderIds.includes(id));
         if (wanted) l.onHint(merged);
       }
     }, this.coalesceMs);

@@ -12,7 +12,7 @@ export interface WaitOptions<T> {
   hub: PushHub;
   account: Account;
   deviceId: string;
-  /** Backend folder ids to listen on. */
+  /** Backend folder ids to listen on; kept (not copied) while the wait lasts. */
   folderIds: readonly string[];
   /** Looks for changes; `hint` is undefined for the first look. Undefined result: nothing yet. */
   check: (hint: PushHint | undefined, signal: AbortSignal) => Promise<T | undefined>;
@@ -23,55 +23,71 @@ export interface WaitOptions<T> {
 }
 
 export function waitForChange<T>(opts: WaitOptions<T>): Promise<WaitOutcome<T>> {
+  // What a held request keeps while it waits is kept small on purpose (thousands wait at once):
+  // the hub listener, the device claim and the heartbeat timer are released by hand in finish(),
+  // and an AbortController exists only while a look runs, rather than one per wait for its whole
+  // life (an AbortSignal and its listeners cost about 1 KiB).
+  const { hub, account, deviceId, folderIds, check, timeoutMs, signal, onError } = opts;
   return new Promise((resolve) => {
-    const held = new AbortController();
+    if (signal.aborted) return resolve({ kind: 'aborted' });
     let done = false;
+    // Hints only arrive later (never during listen()), so `look` below is defined by then.
+    const unlisten = hub.listen(account, folderIds, (hint) => void look(hint));
+    let unclaim: (() => void) | undefined;
+    let lookSignal: AbortController | undefined; // set while a look runs; aborted if the wait ends
     const finish = (outcome: WaitOutcome<T>): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      opts.signal.removeEventListener('abort', onAbort);
-      held.abort();
+      signal.removeEventListener('abort', onAbort);
+      unlisten();
+      unclaim?.();
+      lookSignal?.abort();
       resolve(outcome);
     };
     const onAbort = (): void => finish({ kind: 'aborted' });
-    const timer = setTimeout(() => finish({ kind: 'timeout' }), opts.timeoutMs);
-    if (opts.signal.aborted) return finish({ kind: 'aborted' });
-    opts.signal.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => finish({ kind: 'timeout' }), timeoutMs);
+    signal.addEventListener('abort', onAbort, { once: true });
 
     // Looks run one at a time; hints arriving meanwhile are merged into the next look.
-    let looking = false;
     let queued: PushHint | null = null;
     const look = async (hint: PushHint | undefined): Promise<void> => {
-      if (looking) {
+      if (lookSignal !== undefined) {
         queued = queued === null ? (hint ?? {}) : mergeHints(queued, hint ?? {});
         return;
       }
-      looking = true;
+      const controller = new AbortController();
+      lookSignal = controller;
       try {
         let next: PushHint | undefined = hint;
         while (!done) {
-          const found = await opts.check(next, held.signal);
+          const found = await check(next, controller.signal);
           if (found !== undefined) return finish({ kind: 'changed', value: found });
           if (queued === null) break;
           next = queued;
           queued = null;
         }
       } catch (err) {
-        if (!done) opts.onError?.(err);
+        if (!done) onError?.(err);
       } finally {
-        looking = false;
+        lookSignal = undefined;
       }
     };
 
-    opts.hub.listen(opts.account, opts.folderIds, (hint) => void look(hint), held.signal);
-    opts.hub
-      .claim(opts.account.user, opts.deviceId, () => finish({ kind: 'superseded' }), held.signal)
-      .then(() => look(undefined))
-      .catch((err: unknown) => {
-        opts.onError?.(err);
-        void look(undefined);
-      });
+    hub
+      .claim(account.user, deviceId, () => finish({ kind: 'superseded' }))
+      .then(
+        (release) => {
+          // The wait may have ended while the claim was being announced.
+          if (done) release();
+          else unclaim = release;
+          void look(undefined);
+        },
+        (err: unknown) => {
+          onError?.(err);
+          void look(undefined);
+        },
+      );
   });
 }
 

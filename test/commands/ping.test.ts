@@ -156,7 +156,7 @@ describe('held Pings', () => {
     const res = await c.command('Ping', ping(1, [[contacts, 'Contacts']]));
     expect(findText(res.doc, 'Status')).toBe('1');
     await new Promise((r) => setTimeout(r, 50));
-    expect(engine.hub.stats()).toEqual({ users: 0, listeners: 0, watchers: 0, pollers: 0 });
+    expect(engine.hub.stats()).toEqual({ users: 0, listeners: 0, claims: 0, watchers: 0, pollers: 0 });
   });
 
   it('reuses the cached folders and interval for a body-less Ping', async () => {
