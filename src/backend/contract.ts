@@ -237,6 +237,10 @@ export interface DirectoryEntry {
   LastName?: string;
   HomePhone?: string;
   MobilePhone?: string;
+  /** The person's photo as stored (JPEG, PNG …), for gal:Picture / ResolveRecipients Picture (14.1+). */
+  Picture?: Uint8Array;
+  /** X.509 certificates (DER) for S/MIME; the engine decides which are valid (ResolveRecipients Certificates). */
+  Certificates?: Uint8Array[];
 }
 
 export interface Searcher {
