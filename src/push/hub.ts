@@ -28,6 +28,15 @@ export interface PushHubOptions {
   /** A hint naming more folders than this becomes "look at all" (overflow). */
   maxFoldersPerHint?: number;
   onError?: (err: unknown) => void;
+  /** Told when requests are held and woken (metrics, `easd devices list`). */
+  observer?: PushObserver;
+}
+
+export interface PushObserver {
+  /** A held request claimed its device; the returned function runs when it lets go. */
+  held(user: string, deviceId: string): () => void;
+  /** Listeners of `user` were woken by hints whose first one arrived at `since` (epoch ms). */
+  woke(user: string, since: number): void;
 }
 
 interface Listener {
@@ -44,6 +53,7 @@ interface UserEntry {
   poll?: NodeJS.Timeout;
   unsubscribe?: Promise<() => Promise<void>>;
   pending?: PushHint;
+  pendingSince?: number;
   flush?: NodeJS.Timeout;
 }
 
@@ -132,12 +142,14 @@ export class PushHub {
       run();
     });
     this.claims++;
+    const observed = this.opts.observer?.held(user, deviceId);
     let released = false;
     const release = (): void => {
       if (released) return;
       released = true;
       superseded = undefined;
       this.claims--;
+      observed?.();
       unsubscribe().catch((err: unknown) => this.opts.onError?.(err));
     };
     try {
@@ -167,6 +179,7 @@ export class PushHub {
   /** Merges hints that arrive close together, then delivers them once. */
   private queue(entry: UserEntry, hint: PushHint): void {
     const p = entry.pending;
+    if (p === undefined) entry.pendingSince = Date.now();
     if (p === undefined)
       entry.pending = { ...hint, ...(hint.folderIds ? { folderIds: [...hint.folderIds] } : {}) };
     else {
@@ -181,13 +194,16 @@ export class PushHub {
       const merged = entry.pending;
       entry.pending = undefined;
       if (merged === undefined) return;
+      let woken = false;
       for (const l of [...entry.listeners]) {
         const wanted =
           merged.folderIds === undefined ||
           merged.hierarchy === true ||
           merged.folderIds.some((id) => l.folderIds.includes(id));
         if (wanted) l.onHint(merged);
+        woken ||= wanted;
       }
+      if (woken) this.opts.observer?.woke(entry.account.user, entry.pendingSince ?? Date.now());
     }, this.coalesceMs);
   }
 
