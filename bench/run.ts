@@ -4,12 +4,14 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, type as osType, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { imapSyncBench } from './imap-sync.js';
 import { pushBench } from './push.js';
 import { wbxmlBench } from './wbxml.js';
 
 const modules: { name: string; run: () => Promise<string> }[] = [
   { name: 'wbxml', run: wbxmlBench },
   { name: 'push', run: pushBench },
+  { name: 'imap-sync', run: imapSyncBench },
 ];
 
 const cpu = cpus();
