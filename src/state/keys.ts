@@ -11,6 +11,7 @@
 //   u/<user>/d/<device>/c/<collection>      Sync state of one collection (replayable)
 //   u/<user>/d/<device>/data                index: names of the engine's other records
 //   u/<user>/d/<device>/x/<name>            one of those records (folder id map, last Sync, …)
+//   g/<name>                                a deployment-wide record (admin switches: trace)
 //   lock/<part>/<part>…                     lock names (never data)
 
 export class StateKeyError extends Error {
@@ -49,5 +50,6 @@ export const stateKeys = {
   dataIndex: (user: string, deviceId: string): string => `${deviceBase(user, deviceId)}/data`,
   data: (user: string, deviceId: string, name: string): string =>
     `${deviceBase(user, deviceId)}/x/${escapeId('record name', name)}`,
+  global: (name: string): string => `g/${escapeId('record name', name)}`,
   lock: (parts: readonly string[]): string => `lock/${parts.map((p) => escapeId('lock name', p)).join('/')}`,
 };

@@ -54,6 +54,8 @@ export interface StateStore {
   users(): Promise<string[]>;
   /** Device ids of one user that have a record. */
   deviceIds(user: string): Promise<string[]>;
+  /** A record of the whole deployment, not of a device (admin switches such as the trace). */
+  global(name: string): Slot;
   /**
    * Runs fn while holding the named lock: in-process FIFO always, plus a lock shared by every
    * process on the same store (Redis SET NX PX; a row in the SQLite file). Name parts are escaped.
@@ -204,6 +206,10 @@ class KeyvStateStore implements StateStore {
 
   deviceIds(user: string): Promise<string[]> {
     return this.readIndex(stateKeys.userDevices(user));
+  }
+
+  global(name: string): Slot {
+    return this.slot(stateKeys.global(name));
   }
 
   lock<T>(name: readonly string[], fn: (signal: AbortSignal) => Promise<T>, opts?: LockOptions): Promise<T> {
