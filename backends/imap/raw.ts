@@ -4,19 +4,19 @@
 // which never IDLE, so no IDLE has to be broken first.
 import type { ImapFlow } from 'imapflow';
 
-interface Attr {
+export interface Attr {
   type: string;
   value?: unknown;
   section?: Attr[];
 }
-type Attrs = Array<Attr | Attrs>;
+export type Attrs = Array<Attr | Attrs>;
 
-interface Untagged {
+export interface Untagged {
   command: string;
   attributes?: Attrs;
 }
 
-interface ExecResult {
+export interface ExecResult {
   response: { command: string; attributes?: Attrs };
   next(): void;
 }
@@ -29,7 +29,7 @@ interface Execer {
   ): Promise<ExecResult>;
 }
 
-function exec(
+export function exec(
   client: ImapFlow,
   command: string,
   attributes: Attrs | false,
