@@ -1137,9 +1137,13 @@ export class ImapBackend implements Backend {
     if (entry.watcher === undefined) {
       const watcher = new UserWatcher({
         connect: () => entry.connect(),
-        mailboxes: (s) => this.mailboxes(entry, s),
+        folders: (boxes) => {
+          entry.boxes = boxes;
+          entry.boxesAt = Date.now();
+        },
         seen: entry.seen,
         pollMs: this.opts.watchPollMs ?? 20_000,
+        ...(this.opts.watchNotify !== undefined && { notify: this.opts.watchNotify }),
         connectAttempts: this.opts.connectAttempts ?? 3,
         backoffMs: this.opts.backoffMs ?? 250,
         ...(this.opts.logger !== undefined && { logger: this.opts.logger }),
@@ -1159,6 +1163,10 @@ export class ImapBackend implements Backend {
     leased: number;
     opened: number;
     watching: boolean;
+    /** How the watcher learns of changes (NOTIFY or IDLE + STATUS polls), once it is connected. */
+    watchMode?: 'notify' | 'idle';
+    /** Logins of the current watcher: one, plus one per lost connection. */
+    watchLogins?: number;
   }> {
     return [...this.users.values()].map((e) => ({
       login: e.login,
@@ -1166,6 +1174,7 @@ export class ImapBackend implements Backend {
       leased: e.pool.leased,
       opened: e.pool.opened,
       watching: e.watcher !== undefined,
+      ...(e.watcher?.mode !== undefined && { watchMode: e.watcher.mode, watchLogins: e.watcher.logins }),
     }));
   }
 

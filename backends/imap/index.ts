@@ -9,8 +9,8 @@
 //
 // Connections. Per user, at most `poolSize` command connections shared by all of the user's
 // devices, logged out after `idleTimeoutMs` idle, reopened with exponential backoff; plus one
-// connection per user while someone watches (IDLE). imaps:// is TLS, imap:// upgrades with
-// STARTTLS when offered.
+// connection per user while someone watches (NOTIFY and IDLE, see watch.ts). imaps:// is TLS,
+// imap:// upgrades with STARTTLS when offered.
 //
 // Folder ids (at most 64 characters). IMAP names a mailbox by its path, which a rename changes,
 // and plain IMAP4rev1 has no stable mailbox id (OBJECTID, RFC 8474, is not offered by Dovecot

@@ -42,8 +42,13 @@ export interface ImapBackendOptions {
   idleTimeoutMs?: number;
   /** How long a user's credentials stay in memory after their last use (default 30 min). */
   credentialTtlMs?: number;
-  /** How often `watch` checks watched folders other than INBOX with STATUS (default 20 s). */
+  /**
+   * How often `watch` checks watched folders other than INBOX with STATUS (default 20 s) when the
+   * server has no NOTIFY (RFC 5465).
+   */
   watchPollMs?: number;
+  /** Watch with NOTIFY where the server offers it (default true); false: IDLE + STATUS polls. */
+  watchNotify?: boolean;
   /** Connect attempts before a call fails with 'unavailable' (default 3), backoff in between. */
   connectAttempts?: number;
   /** First backoff delay (default 250 ms); doubles per attempt. */

@@ -1,8 +1,14 @@
-// Push hints for one user, shared by every device and every concurrent `watch` call of that user.
-// One dedicated connection IDLEs on INBOX (RFC 2177) — new mail lands there — and, every
-// `pollMs`, leaves IDLE to check the other watched folders with STATUS (MESSAGES UIDNEXT
-// UIDVALIDITY HIGHESTMODSEQ) and the folder list with LIST. Changes made through this backend
-// are hinted at once, without waiting for the poll. NOTIFY (RFC 5465) is not used yet.
+// Push hints for one user, shared by every device and every concurrent `watch` call of that user:
+// one dedicated connection, never more, whatever the number of devices and folders.
+//
+// Where the server offers NOTIFY (RFC 5465), that connection EXAMINEs INBOX, asks for events of
+// every personal mailbox (notify.ts) and IDLEs (RFC 2177): INBOX news arrives as EXISTS/EXPUNGE/
+// FETCH, other mailboxes' as STATUS, new, deleted and renamed mailboxes as LIST. Nothing is polled.
+// Otherwise it IDLEs on INBOX and, every `pollMs`, leaves IDLE to check the other watched folders
+// with STATUS (MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ) and the folder list with LIST. Either
+// way the watcher runs every command on its own connection (the folder list it reads refreshes
+// the backend's cache) and logs in again only when the connection is lost. Changes made through
+// this backend are hinted at once.
 //
 // The watcher starts with the first subscriber and stops — connection logged out, timer cleared
 // — when the last one leaves. What it saw per mailbox is kept (in `seen`, owned by the user's
@@ -10,17 +16,21 @@
 import type { ImapFlow } from 'imapflow';
 import type { ChangeHint } from '../../src/backend/contract.js';
 import { BackendError } from '../../src/backend/errors.js';
-import type { MailboxInfo } from './folders.js';
+import { mailboxesFrom, type MailboxInfo } from './folders.js';
+import { notifySet, offersNotify, type NotifiedStatus } from './notify.js';
 import type { ImapLogger } from './options.js';
 import { logoutWithin } from './pool.js';
 
 export interface WatcherDeps {
   /** A new logged-in connection, not from the pool. */
   connect(): Promise<ImapFlow>;
-  mailboxes(signal: AbortSignal): Promise<MailboxInfo[]>;
+  /** The folder list the watcher read (LIST-STATUS): the backend keeps it as its folder cache. */
+  folders(boxes: MailboxInfo[]): void;
   /** mailbox path → state signature, kept across watchers of the user. */
   seen: Map<string, string>;
   pollMs: number;
+  /** Use NOTIFY where the server offers it (default true); false keeps IDLE + STATUS polls. */
+  notify?: boolean;
   connectAttempts: number;
   backoffMs: number;
   logger?: ImapLogger;
@@ -35,6 +45,9 @@ interface Subscriber {
 
 const HIERARCHY = '\u0000hierarchy';
 
+/** How the current connection learns of changes: NOTIFY, or IDLE on INBOX + STATUS polls. */
+export type WatchMode = 'notify' | 'idle';
+
 export class UserWatcher {
   private readonly subs = new Set<Subscriber>();
   private client: ImapFlow | undefined;
@@ -43,6 +56,13 @@ export class UserWatcher {
   private timer: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
   private readonly stopController = new AbortController();
+  private boxes: MailboxInfo[] = [];
+  /** A NOTIFY LIST arrived: the folder list is read again before the next IDLE. */
+  private listChanged = false;
+  /** Set once a connection is watching; undefined before. */
+  mode: WatchMode | undefined;
+  /** Logins of this watcher (the first, and one per lost connection). */
+  logins = 0;
 
   constructor(private readonly deps: WatcherDeps) {}
 
@@ -75,8 +95,9 @@ export class UserWatcher {
       signal.addEventListener('abort', onAbort, { once: true });
       this.subs.add(sub);
       if (this.running === undefined) this.running = this.run();
-      // a folder the watcher has not looked at yet gets its baseline now rather than next poll
-      else this.poke();
+      // a folder the poll has not looked at yet gets its baseline now rather than next poll;
+      // NOTIFY already reports every mailbox
+      else if (this.mode !== 'notify') this.poke();
     });
   }
 
@@ -144,9 +165,13 @@ export class UserWatcher {
     }
   }
 
-  /** One connection's life: baseline, then IDLE on INBOX and STATUS polls until stopped. */
+  /**
+   * One connection's life: baseline (INBOX, folder list, STATUS of the watched folders), then
+   * NOTIFY + IDLE, or IDLE on INBOX with STATUS polls, until stopped.
+   */
   private async session(): Promise<void> {
     const client = await this.deps.connect();
+    this.logins++;
     if (this.stopped) {
       client.close();
       return;
@@ -163,36 +188,60 @@ export class UserWatcher {
     client.on('exists', inboxChanged);
     client.on('expunge', inboxChanged);
     client.on('flags', inboxChanged);
+    let unnotify: (() => void) | undefined;
     try {
       const mb = await client.mailboxOpen('INBOX', { readOnly: true });
       inboxPath = mb.path;
-      let inboxMoved = this.compare(
+      const inboxMoved = this.compare(
         inboxPath,
         signature(mb.uidValidity, mb.uidNext, mb.exists, mb.highestModseq),
       );
+      // NOTIFY before the baseline: a change after the baseline's STATUS of a mailbox is then
+      // reported, not lost in between
+      if (this.deps.notify !== false && offersNotify(client) && !this.stopped) {
+        unnotify = await notifySet(client, {
+          status: (path, st) => this.notified(path, st, inboxPath),
+          mailboxName: () => {
+            this.listChanged = true;
+            this.poke();
+          },
+        });
+        if (unnotify === undefined) this.deps.logger?.info?.({}, 'imap: NOTIFY refused, watching with IDLE');
+      }
+      this.mode = unnotify === undefined ? 'idle' : 'notify';
+      await this.poll(client, inboxPath);
+      // INBOX changed while nobody watched (between two Pings): say so once the ids are known
+      if (inboxMoved) inboxChanged();
       while (!this.stopped) {
-        await this.poll(client, inboxPath);
-        // INBOX changed while nobody watched (between two Pings): say so once the ids are known
-        if (inboxMoved) inboxChanged();
-        inboxMoved = false;
-        if (this.stopped) break;
+        const started = Date.now();
         const woken = new Promise<void>((resolve) => {
           this.wake = resolve;
-          this.timer = setTimeout(resolve, this.deps.pollMs);
+          // with NOTIFY nothing is polled: the server reports every mailbox
+          if (unnotify === undefined) this.timer = setTimeout(resolve, this.deps.pollMs);
         });
-        // idle() returns when a command breaks IDLE or the server ends it
-        const idling = client.idle().catch(() => undefined);
-        await Promise.race([woken, closed]);
+        // idle() returns when a command breaks IDLE or the server ends it (or, when IDLE runs
+        // quiet past the socket timeout, imapflow's keepalive NOOP does)
+        let idleEnded = false;
+        const idling = client
+          .idle()
+          .catch(() => undefined)
+          .finally(() => (idleEnded = true));
+        await Promise.race([woken, closed, idling]);
         clearTimeout(this.timer);
         this.timer = undefined;
         this.wake = undefined;
         if (!client.usable) throw new BackendError('unavailable', 'IMAP watch connection closed');
         if (this.stopped) break;
         // the next command (a NOOP) ends IDLE (DONE); INBOX news arrives as events meanwhile
-        await client.noop();
+        if (!idleEnded) await client.noop();
         await idling;
+        if (unnotify === undefined) await this.poll(client, inboxPath);
+        else if (this.listChanged) await this.poll(client, inboxPath, false);
+        // an IDLE the server keeps ending at once must not turn into a busy loop
+        else if (idleEnded && Date.now() - started < 1000) await sleep(1000, this.stopController.signal);
       }
     } finally {
+      unnotify?.();
       client.off('exists', inboxChanged);
       client.off('expunge', inboxChanged);
       client.off('flags', inboxChanged);
@@ -201,21 +250,38 @@ export class UserWatcher {
     }
   }
 
-  private boxes: MailboxInfo[] = [];
-
   private idsFor(path: string): Set<string> {
     return new Set(this.boxes.filter((b) => b.path === path).map((b) => b.id));
   }
 
-  /** STATUS of every watched folder but INBOX, and LIST for the hierarchy. */
-  private async poll(client: ImapFlow, inboxPath: string): Promise<void> {
+  /** A NOTIFY STATUS: hint the subscribers of that mailbox and remember what it looks like now. */
+  private notified(path: string, st: NotifiedStatus, inboxPath: string): void {
+    const box = this.boxes.find((b) => b.path === path);
+    // a mailbox the folder list does not have yet comes with a LIST of its own
+    if (box === undefined || path === inboxPath) return;
+    const known = box.uidValidity ?? st.uidValidity;
+    if (st.uidNext !== undefined && st.messages !== undefined && known !== undefined)
+      this.deps.seen.set(path, signature(st.uidValidity ?? known, st.uidNext, st.messages, st.highestModseq));
+    // without every part the next baseline cannot compare: it takes a new one
+    else this.deps.seen.delete(path);
+    for (const sub of this.subs) if (sub.folderIds.has(box.id)) sub.onChange({ folderId: box.id });
+  }
+
+  /**
+   * LIST for the hierarchy, then (unless `statuses` is false: NOTIFY reports those) STATUS of
+   * every watched folder but INBOX.
+   */
+  private async poll(client: ImapFlow, inboxPath: string, statuses = true): Promise<void> {
+    this.listChanged = false;
     const list = await client.list({ statusQuery: { uidValidity: true } });
-    this.boxes = await this.deps.mailboxes(this.stopController.signal);
+    this.boxes = mailboxesFrom(list);
+    this.deps.folders(this.boxes);
     const names = list
       .map((l) => `${l.path}\u0001${l.status?.uidValidity?.toString() ?? ''}`)
       .sort()
       .join('\u0000');
     if (this.compare(HIERARCHY, names)) for (const sub of this.subs) sub.onChange({ hierarchy: true });
+    if (!statuses) return;
     const watched = new Set([...this.subs].flatMap((s) => [...s.folderIds]));
     for (const box of this.boxes) {
       if (!watched.has(box.id) || box.path === inboxPath || box.noSelect || this.stopped) continue;
