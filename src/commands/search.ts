@@ -15,8 +15,8 @@ import { ProtocolError } from '../protocol/read.js';
 import {
   buildSearchResponse,
   galProperties,
-  NoPicture,
   parseSearchRequest,
+  pictureAnswers,
   SearchStatus,
   type MailboxConditions,
   type MailboxResult,
@@ -28,6 +28,9 @@ import { serverIdOf } from '../sync/collection.js';
 import { loadDeviceFolders, type DeviceFolders } from '../sync/device-folders.js';
 import { backendCall, type EngineContext, type EngineDeps } from './deps.js';
 import { versionAtLeast, type CommandHandler } from './types.js';
+
+/** GAL matches counted for Search's Total; a directory is asked for no more than this (or the range). */
+const galTotalLimit = 1000;
 
 export function createSearchHandler(deps: EngineDeps): CommandHandler<Account> {
   return async (ctx) => {
@@ -202,22 +205,20 @@ async function searchDirectory(
 ): Promise<StoreResponse> {
   const directory = deps.backend.search?.directory?.bind(deps.backend.search);
   if (directory === undefined) return { Status: statusFor('Search', 'unsupported') };
-  // One entry past the range tells whether more exist; Total is then a lower bound, as the
-  // directory contract returns entries, not a count.
+  // Enough entries for the range and a Total: exact up to galTotalLimit matches, a lower bound past it.
   const got = await backendCall('Search', () =>
-    directory(ctx.account, query, options.Range.end + 2, ctx.signal),
+    directory(ctx.account, query, Math.max(options.Range.end + 2, galTotalLimit), ctx.signal),
   );
   if (!got.ok) return { Status: got.status };
   const entries: DirectoryEntry[] = got.value.slice(options.Range.start, options.Range.end + 1);
-  // MS-ASCMD 2.2.3.135.3: pictures from 14.1; the directory contract carries none, so each entry
-  // asked for gets Status 173, "no picture".
+  // MS-ASCMD 2.2.3.135.3: pictures from 14.1, each entry answered in turn (173/174/175 or the photo).
   const picture =
     options.Picture !== undefined && versionAtLeast(ctx.protocolVersion, '14.1')
-      ? { Status: NoPicture }
+      ? pictureAnswers(options.Picture)
       : undefined;
   return {
     Status: SearchStatus.Success,
-    galResults: entries.map((e) => galProperties(e, picture)),
+    galResults: entries.map((e) => galProperties(e, picture?.(e.Picture))),
     ...(entries.length > 0 && {
       Range: { start: options.Range.start, end: options.Range.start + entries.length - 1 },
     }),

@@ -3,7 +3,7 @@
 // suggestions (MaxAmbiguousRecipients), free/busy (Availability, 14.0+) and pictures (14.1+).
 import { el, type WbxmlElement } from '../../wbxml/tree.js';
 import { child, children, expectRoot, has, integer, ProtocolError, text, valueText } from './read.js';
-import { parsePicture, type PictureRequest } from './search.js';
+import { parsePicture, type PictureAnswer, type PictureRequest } from './search.js';
 
 const ns = 'ResolveRecipients';
 
@@ -23,6 +23,8 @@ export const ResolveRecipientsStatus = {
   ServerError: 6,
   /** Certificates: the recipient has no valid S/MIME certificate. */
   NoValidCertificate: 7,
+  /** Certificates: MaxCertificates was reached before this recipient; none of theirs are returned. */
+  CertificateLimitReached: 8,
   /** Availability: more than 100 recipients named with free/busy asked for. */
   TooManyForAvailability: 160,
   /** Availability: free/busy data could not be retrieved for the recipient. */
@@ -38,6 +40,7 @@ export const maxAvailabilityRecipients = 100;
 const maxToLength = 256;
 /** MS-ASCMD 2.2.3.100: 0–9999 suggestions; how many when the client sets none is the server's choice. */
 const maxAmbiguousLimit = 9999;
+const maxCertificatesLimit = 9999;
 export const defaultMaxAmbiguousRecipients = 20;
 
 export interface ResolveRecipientsRequest {
@@ -45,6 +48,8 @@ export interface ResolveRecipientsRequest {
   /** MS-ASCMD 2.2.3.22: 1 no certificates, 2 full certificates, 3 mini certificates. */
   CertificateRetrieval: 1 | 2 | 3;
   MaxAmbiguousRecipients: number;
+  /** MS-ASCMD 2.2.3.101: the most certificates in the whole response; no limit when absent. */
+  MaxCertificates?: number;
   /** Free/busy for StartTime–EndTime was asked for (MS-ASCMD 2.2.3.16). */
   Availability: boolean;
   Picture?: PictureRequest;
@@ -70,6 +75,13 @@ export function parseResolveRecipientsRequest(body: WbxmlElement | undefined): R
     MaxAmbiguousRecipients: maxAmbiguous,
     Availability: has(options, 'Availability', ns),
   };
+  const maxCertificates = integer(options, 'MaxCertificates', ns);
+  if (maxCertificates !== undefined) {
+    // MS-ASCMD 2.2.3.101: 0–9999.
+    if (maxCertificates > maxCertificatesLimit)
+      throw new ProtocolError(`MaxCertificates above ${maxCertificatesLimit}`);
+    request.MaxCertificates = maxCertificates;
+  }
   const availability = child(options, 'Availability', ns);
   // MS-ASCMD 2.2.3.16: StartTime is required in an Availability.
   if (availability !== undefined && text(availability, 'StartTime', ns) === undefined)
@@ -86,10 +98,13 @@ export interface ResolvedRecipient {
   EmailAddress: string;
   /** Availability Status, when free/busy was asked for (14.0+). */
   Availability?: number;
-  /** Certificates Status and count, when certificates were asked for. */
-  Certificates?: { Status: number; CertificateCount: number };
-  /** Picture Status, when pictures were asked for (14.1+). */
-  Picture?: number;
+  /**
+   * Certificates Status and count, when certificates were asked for, with the DER certificates
+   * returned (MS-ASCMD 2.2.3.19 Certificate, base64 on the wire).
+   */
+  Certificates?: { Status: number; CertificateCount: number; Certificate?: Uint8Array[] };
+  /** Picture Status and the photo, when pictures were asked for (14.1+). */
+  Picture?: PictureAnswer;
 }
 
 export interface RecipientResponse {
@@ -132,11 +147,20 @@ export function buildResolveRecipientsResponse(r: ResolveRecipientsResponse): Wb
                 'Certificates',
                 el(ns, 'Status', p.Certificates.Status),
                 el(ns, 'CertificateCount', p.Certificates.CertificateCount),
+                (p.Certificates.Certificate ?? []).map((c) => el(ns, 'Certificate', base64(c))),
               ),
-            p.Picture !== undefined && el(ns, 'Picture', el(ns, 'Status', p.Picture)),
+            p.Picture !== undefined &&
+              el(
+                ns,
+                'Picture',
+                el(ns, 'Status', p.Picture.Status),
+                p.Picture.Data !== undefined && el(ns, 'Data', base64(p.Picture.Data)),
+              ),
           ),
         ),
       ),
     ),
   );
 }
+
+const base64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');

@@ -38,6 +38,47 @@ export const SearchStatus = {
 /** MS-ASCMD 2.2.2 common code 173 NoPicture, as gal:Picture Status (2.2.3.177.13). */
 export const NoPicture = 173;
 
+/**
+ * The Status of a Picture (gal:Picture in Search and Find, ResolveRecipients Picture): MS-ASCMD
+ * 2.2.3.177.12 / .13 with the common codes of 2.2.2.
+ */
+export const PictureStatus = {
+  Success: 1,
+  /** The person has no photo. */
+  NoPicture,
+  /** The photo is larger than the request's MaxSize. */
+  PictureTooLarge: 174,
+  /** MaxPictures photos have been returned already in this response. */
+  PictureLimitReached: 175,
+} as const;
+
+export interface PictureAnswer {
+  Status: number;
+  /** The photo's bytes, when Status is 1. */
+  Data?: Uint8Array;
+}
+
+/** MS-ASCMD 2.2.3.105 MaxSize: at most 100 KB per photo, whatever the client asks. */
+export const maxPictureBytes = 102_400;
+
+/**
+ * Answers the Picture option entry after entry through one query (a Search, or one To of a
+ * ResolveRecipients, MS-ASCMD 2.2.3.104.2): a photo larger than MaxSize bytes (2.2.3.105) is 174;
+ * once MaxPictures photos are given (2.2.3.104), a further photo is 175; no photo is 173.
+ */
+export function pictureAnswers(request: PictureRequest): (photo: Uint8Array | undefined) => PictureAnswer {
+  let given = 0;
+  const maxSize = Math.min(request.MaxSize ?? maxPictureBytes, maxPictureBytes);
+  return (photo) => {
+    if (photo === undefined || photo.length === 0) return { Status: PictureStatus.NoPicture };
+    if (photo.length > maxSize) return { Status: PictureStatus.PictureTooLarge };
+    if (request.MaxPictures !== undefined && given >= request.MaxPictures)
+      return { Status: PictureStatus.PictureLimitReached };
+    given++;
+    return { Status: PictureStatus.Success, Data: photo };
+  };
+}
+
 /** MS-ASCMD 2.2.3.143.3 Range (Search): "0-99" when absent; at most 100 results per request. */
 export const defaultRange = { start: 0, end: 99 } as const;
 export const maxRangeSize = 100;
@@ -302,13 +343,22 @@ export function buildSearchResponse(r: SearchResponse): WbxmlElement {
 /** The gal: properties of a directory entry (MS-ASCMD 2.2.3.* GAL elements), in a stable order. */
 export function galProperties(
   entry: Partial<Record<(typeof galNames)[number], string>>,
-  picture?: { Status: number },
+  picture?: PictureAnswer,
 ): WbxmlElement[] {
   const props = galNames.flatMap((n) => {
     const v = entry[n];
     return v === undefined || v === '' ? [] : [el('GAL', n, v)];
   });
-  if (picture !== undefined) props.push(el('GAL', 'Picture', el('GAL', 'Status', picture.Status)));
+  // GAL.xsd: Picture holds Status, then Data (the photo, base64 as Exchange sends it).
+  if (picture !== undefined)
+    props.push(
+      el(
+        'GAL',
+        'Picture',
+        el('GAL', 'Status', picture.Status),
+        picture.Data !== undefined && el('GAL', 'Data', Buffer.from(picture.Data).toString('base64')),
+      ),
+    );
   return props;
 }
 
