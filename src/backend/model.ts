@@ -265,6 +265,11 @@ export interface CalendarItem {
   DisallowNewTimeProposal?: boolean;
   /** 16.0+: the client's id for an item it adds. */
   ClientUid?: string;
+  /**
+   * Not an EAS element: the iCalendar SEQUENCE (RFC 5545 3.8.7.4), which the organizer's updates
+   * raise (RFC 5546 2.1.4); kept so invitations sent for the user's meetings number their versions.
+   */
+  Sequence?: number;
   Attachments?: Attachment[];
   AttachmentsAdd?: AttachmentAdd[];
   AttachmentsDelete?: string[];

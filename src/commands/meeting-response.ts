@@ -14,11 +14,10 @@
 // - The invitation itself moves to Deleted Items once answered, as Exchange does; clients drop it
 //   from the Inbox anyway, and a failed move never fails the response.
 import ICAL from 'ical.js';
-import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import type { Account } from '../backend/contract.js';
+import { composeImip } from '../calendar/imip.js';
 import type { Attendee, CalendarItem, EmailItem } from '../backend/model.js';
 import { icsToCalendar } from '../convert/icalendar.js';
-import { ensureDateAndMessageId } from '../convert/mime-compose.js';
 import { calendarPartOf, htmlToPlain, meetingRequestOf, parseMime } from '../convert/mime-to-email.js';
 import {
   buildMeetingResponseResponse,
@@ -391,24 +390,17 @@ async function buildReplyMime(
   );
   const verb = verbOf[req.UserResponse];
   const summary = `${name} has ${verb === 'Tentative' ? 'tentatively accepted' : verb.toLowerCase()} this invitation.`;
-  const built = await new MailComposer({
-    from:
-      account.displayName !== undefined
-        ? { name: account.displayName, address: account.email }
-        : account.email,
-    to:
-      event.OrganizerName !== undefined
-        ? { name: event.OrganizerName, address: event.OrganizerEmail ?? '' }
-        : (event.OrganizerEmail ?? ''),
+  return composeImip({
+    from: account,
+    to: [
+      {
+        address: event.OrganizerEmail ?? '',
+        ...(event.OrganizerName !== undefined && { name: event.OrganizerName }),
+      },
+    ],
     subject: `${verb}: ${event.Subject ?? ''}`.trim(),
     text: comment !== undefined && comment !== '' ? `${comment}\r\n\r\n${summary}\r\n` : `${summary}\r\n`,
-    icalEvent: { method: 'REPLY', content: ics },
-    newline: 'windows',
-  })
-    .compile()
-    .build();
-  return ensureDateAndMessageId(
-    new Uint8Array(built),
-    account.email.slice(account.email.lastIndexOf('@') + 1),
-  );
+    method: 'REPLY',
+    ics,
+  });
 }

@@ -181,6 +181,8 @@ export function icsToCalendar(text: string, options: IcsToCalendarOptions = {}):
     );
   }
   Object.assign(item, readFields(master, state, span));
+  const sequence = Number(master.getFirstPropertyValue('sequence') ?? Number.NaN);
+  if (Number.isInteger(sequence) && sequence >= 0) item.Sequence = sequence;
 
   const rrules = master.getAllProperties('rrule');
   if (rrules.length > 0) {
@@ -580,6 +582,8 @@ export function calendarToIcs(item: CalendarItem, options: CalendarToIcsOptions 
   const keepBaseRule = item.Recurrence === undefined && baseRule.length > 0 && !baseRuleExpressible(baseRule);
 
   setText(master, 'uid', uid);
+  // RFC 5546 2.1.4: SEQUENCE only ever grows; an item without one keeps the stored value.
+  if (item.Sequence !== undefined) setProps(master, 'sequence', [['sequence', {}, 'integer', item.Sequence]]);
   const startUtc = item.StartTime?.getTime();
   if (startUtc === undefined && !master.hasProperty('dtstart'))
     throw new IcalendarError('StartTime is required');
