@@ -3,6 +3,7 @@
 // remembers the request so an empty or Partial Sync can reuse it (MS-ASCMD 2.2.1.21.1.1).
 import { el, type WbxmlElement } from '../../wbxml/tree.js';
 import type { Account } from '../backend/contract.js';
+import { invitationPlanner } from '../calendar/invitations.js';
 import { ProtocolError } from '../protocol/read.js';
 import {
   buildSyncCollection,
@@ -100,6 +101,13 @@ export function createSyncHandler(deps: EngineDeps): CommandHandler<Account> {
           collectionId: req.CollectionId,
           folderId,
           trashFolderId,
+          invitations: invitationPlanner({
+            backend: deps.backend,
+            account: ctx.account,
+            protocolVersion: ctx.protocolVersion,
+            signal,
+            log: ctx.log,
+          }),
           signal,
         };
         outcomes.push(

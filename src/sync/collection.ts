@@ -3,9 +3,15 @@
 // holds (item id → version); the generic differ derives everything to send from it.
 import type { WbxmlElement } from '../../wbxml/tree.js';
 import type { Account, Backend } from '../backend/contract.js';
+import type { InvitationPlanner } from '../calendar/invitations.js';
 import { isBackendError } from '../backend/errors.js';
 import { httpErrorFor, statusFor } from '../backend/status.js';
-import type { BodyPreference as ModelBodyPreference, ItemClass, TypedItem } from '../backend/model.js';
+import type {
+  BodyPreference as ModelBodyPreference,
+  CalendarItem,
+  ItemClass,
+  TypedItem,
+} from '../backend/model.js';
 import type { ProtocolVersion } from '../commands/types.js';
 import { absentProperties, encodeItem, parseItem } from '../protocol/items/index.js';
 import { ProtocolError } from '../protocol/read.js';
@@ -57,6 +63,8 @@ export interface CollectionContext {
   folderId: string;
   /** Backend id of the Deleted Items folder, for DeletesAsMoves; undefined when there is none. */
   trashFolderId?: () => Promise<string | undefined>;
+  /** Invitations for the user's meetings (src/calendar/invitations.ts), around Calendar writes. */
+  invitations?: InvitationPlanner | undefined;
   signal: AbortSignal;
 }
 
@@ -152,12 +160,16 @@ export async function applyClientCommands(
       }
       const r = await attempt(async () => {
         const parsed = parseItem(cls, c.ApplicationData, itemCtx);
-        return cx.backend.createItem(
+        const invite =
+          cls === 'Calendar' ? cx.invitations?.(undefined, parsed.item as CalendarItem) : undefined;
+        const stamp = await cx.backend.createItem(
           cx.account,
           cx.folderId,
-          { class: cls, item: parsed.item } as TypedItem,
+          { class: cls, item: invite?.item ?? parsed.item } as TypedItem,
           cx.signal,
         );
+        await invite?.send();
+        return stamp;
       });
       if (!r.ok) {
         responses.push({ kind: 'Add', ClientId: c.ClientId, Status: r.status });
@@ -180,6 +192,7 @@ export async function applyClientCommands(
       const r = await attempt(async () => {
         const parsed = parseItem(cls, c.ApplicationData, itemCtx);
         let item: object = parsed.item;
+        let invite;
         if (cls !== 'Email') {
           // A Change replaces the item, except what the client ghosts (MS-ASCMD 2.2.3.179).
           const [current] = await cx.backend.getItems(
@@ -195,17 +208,20 @@ export async function applyClientCommands(
               delete merged[p];
             for (const p of parsed.cleared) delete merged[p];
             item = merged;
+            if (current.class === 'Calendar') invite = cx.invitations?.(current.item, merged as CalendarItem);
           }
         }
         const known = state.known.get(id);
-        return cx.backend.updateItem(
+        const stamp = await cx.backend.updateItem(
           cx.account,
           cx.folderId,
           id,
-          { class: cls, item } as TypedItem,
+          { class: cls, item: invite?.item ?? item } as TypedItem,
           serverWins && known !== undefined ? { ifVersion: known } : {},
           cx.signal,
         );
+        await invite?.send();
+        return stamp;
       });
       if (!r.ok) {
         responses.push({ kind: 'Change', ServerId: c.ServerId, Status: r.status });
@@ -220,9 +236,16 @@ export async function applyClientCommands(
       }
       const r = await attempt(async () => {
         const trash = req.DeletesAsMoves && cls === 'Email' ? await cx.trashFolderId?.() : undefined;
+        // a meeting's guests are told it is off: read it before it goes
+        const [gone] =
+          cls === 'Calendar' && cx.invitations !== undefined
+            ? await cx.backend.getItems(cx.account, cx.folderId, [id], { bodyPreferences: [] }, cx.signal)
+            : [];
+        const invite = gone?.class === 'Calendar' ? cx.invitations?.(gone.item, undefined) : undefined;
         if (trash !== undefined && trash !== cx.folderId)
           await cx.backend.moveItem(cx.account, cx.folderId, id, trash, cx.signal);
         else await cx.backend.deleteItem(cx.account, cx.folderId, id, {}, cx.signal);
+        await invite?.send();
       });
       state.known.delete(id);
       // MS-ASCMD 2.2.3.154: only failed deletions get a response; a vanished item is gone anyway.
