@@ -1,0 +1,304 @@
+// Meetings organized on the phone (16.x): the event lands on Radicale and the iTIP messages reach
+// the stack's SMTP receiver — REQUEST on Add, REQUEST with SEQUENCE+1 on Change, CANCEL to a
+// removed attendee and to everyone on Delete; nothing for a meeting the user did not organize, and
+// nothing from a 14.1 phone (it sends the request itself with SendMail). Real stack, no mocks.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import PostalMime from 'postal-mime';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { openEasd, type Easd } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { readSpool, type SpoolMessage } from '../stack/smtp.js';
+import { EasTestClient, findAll, findText } from '../support/eas-client.js';
+import { validateEasResponse } from '../support/schema.js';
+
+const stack = inject('stack');
+const carol = stack.users.find((u) => u.user === 'carol')!;
+let easd: Easd;
+let dataDir: string;
+const auth = 'Basic ' + Buffer.from(`${carol.user}:${carol.password}`).toString('base64');
+// the account's address as the IMAP backend forms it (the login at the IMAP host's name)
+const me = `${carol.user}@${stack.imap.host}`;
+const meRe = me.replace(/\./g, '\\.');
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(path.join(tmpdir(), 'easd-invite-'));
+  const config = loadConfig({
+    EASD_DATA_DIR: dataDir,
+    EASD_IMAP_URL: `imap://${stack.imap.host}:${stack.imap.port}`,
+    EASD_SMTP_URL: `smtp://${stack.smtp.host}:${stack.smtp.port}`,
+    EASD_CALDAV_URL: stack.dav.url,
+  });
+  easd = await openEasd(config, pino({ level: 'silent' }));
+});
+afterAll(async () => {
+  await easd?.app.close();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+interface Phone {
+  client: EasTestClient;
+  calendar: string;
+  key: string;
+}
+
+async function phoneOn(version: string): Promise<Phone> {
+  const client = EasTestClient.inject(easd.app, {
+    user: carol.user,
+    password: carol.password,
+    deviceId: `INV${version.replace('.', '')}${Date.now()}`,
+    version,
+  });
+  await client.provision();
+  const fs = await client.command(
+    'FolderSync',
+    '<FolderSync xmlns="FolderHierarchy:"><SyncKey>0</SyncKey></FolderSync>',
+  );
+  const calendar = findAll(fs.doc, 'Add').find((a) => findText(a, 'Type') === '8');
+  const phone = { client, calendar: findText(calendar, 'ServerId')!, key: '0' };
+  await sync(phone, '');
+  for (let i = 0; i < 20; i++) {
+    const res = await sync(phone, '<GetChanges/><WindowSize>100</WindowSize>');
+    if (res === undefined || findAll(res, 'MoreAvailable').length === 0) break;
+  }
+  return phone;
+}
+
+async function sync(phone: Phone, inner: string): Promise<ReturnType<typeof findAll>[number] | undefined> {
+  const res = await phone.client.command(
+    'Sync',
+    `<Sync xmlns="AirSync:"><Collections><Collection><SyncKey>${phone.key}</SyncKey><CollectionId>${phone.calendar}</CollectionId>${inner}</Collection></Collections></Sync>`,
+  );
+  // MS-ASCMD 2.2.1.21: nothing to say is an empty response, and the key stays
+  if (res.doc === undefined) return undefined;
+  await validateEasResponse(res.doc, 'Sync');
+  phone.key = findText(res.doc, 'SyncKey')!;
+  return res.doc;
+}
+
+const addCmd = (clientId: string, data: string): string =>
+  `<Commands><Add><ClientId>${clientId}</ClientId><ApplicationData>${data}</ApplicationData></Add></Commands>`;
+const changeCmd = (serverId: string, data: string): string =>
+  `<Commands><Change><ServerId>${serverId}</ServerId><ApplicationData>${data}</ApplicationData></Change></Commands>`;
+const deleteCmd = (serverId: string): string =>
+  `<Commands><Delete><ServerId>${serverId}</ServerId></Delete></Commands>`;
+
+const attendee = (email: string, name: string): string =>
+  `<Attendee><Email>${email}</Email><Name>${name}</Name><AttendeeType>1</AttendeeType></Attendee>`;
+
+function meeting(subject: string, start: string, end: string, attendees: string[]): string {
+  return `<Subject xmlns="Calendar:">${subject}</Subject><StartTime xmlns="Calendar:">${start}</StartTime><EndTime xmlns="Calendar:">${end}</EndTime><AllDayEvent xmlns="Calendar:">0</AllDayEvent><BusyStatus xmlns="Calendar:">2</BusyStatus><Attendees xmlns="Calendar:">${attendees.join('')}</Attendees>`;
+}
+
+/** The messages of the spool whose calendar part names this subject, in arrival order. */
+async function sentFor(subject: string): Promise<SpoolMessage[]> {
+  return (await readSpool(stack.smtp.spoolDir))
+    .filter((m) =>
+      m.raw
+        .toString()
+        .replace(/\r?\n[ \t]/g, '')
+        .includes(`SUMMARY:${subject}`),
+    )
+    .sort((a, b) => a.id - b.id);
+}
+
+async function calendarPart(
+  m: SpoolMessage,
+): Promise<{ method: string | undefined; ics: string; text: string }> {
+  const parsed = await PostalMime.parse(m.raw);
+  const ics = parsed.attachments.find((a) => a.mimeType === 'text/calendar');
+  const part =
+    ics === undefined
+      ? /Content-Type: text\/calendar[^]*?\r\n\r\n([^]*?)\r\n--/i.exec(m.raw.toString())?.[1]
+      : typeof ics.content === 'string'
+        ? ics.content
+        : new TextDecoder().decode(ics.content);
+  const text = (part ?? '').replace(/\r?\n[ \t]/g, '');
+  return { method: /^METHOD:(\S+)/m.exec(text)?.[1], ics: text, text: parsed.text ?? '' };
+}
+
+/** Every calendar object on Radicale whose SUMMARY is this subject. */
+async function onRadicale(subject: string): Promise<string[]> {
+  const hrefsIn = async (url: string): Promise<string[]> => {
+    const res = await fetch(url, { method: 'PROPFIND', headers: { authorization: auth, depth: '1' } });
+    return [...(await res.text()).matchAll(/<(?:[A-Za-z]+:)?href>([^<]+)<\//g)].map((m) => m[1]!);
+  };
+  const out: string[] = [];
+  for (const collection of await hrefsIn(`${stack.dav.url}${carol.user}/`)) {
+    if (!collection.endsWith('/')) continue;
+    for (const h of await hrefsIn(new URL(collection, stack.dav.url).toString())) {
+      if (!h.endsWith('.ics')) continue;
+      const text = await (
+        await fetch(new URL(h, stack.dav.url), { headers: { authorization: auth } })
+      ).text();
+      if (text.replace(/\r?\n[ \t]/g, '').includes(`SUMMARY:${subject}`))
+        out.push(text.replace(/\r?\n[ \t]/g, ''));
+    }
+  }
+  return out;
+}
+
+describe('invitations for meetings organized on a 16.1 phone', () => {
+  it('Add → REQUEST to both attendees; Change → SEQUENCE 1 REQUEST and CANCEL to the removed one; Delete → CANCEL', async () => {
+    const phone = await phoneOn('16.1');
+    const subject = `Planning ${Date.now()}`;
+    const added = await sync(
+      phone,
+      addCmd(
+        'm1',
+        `${meeting(subject, '20310304T090000Z', '20310304T100000Z', [
+          attendee('alice@easd.test', 'Alice'),
+          attendee('dave@elsewhere.test', 'Dave'),
+        ])}`,
+      ),
+    );
+    const add = findAll(added, 'Add')[0];
+    expect(findText(add, 'Status')).toBe('1');
+    const serverId = findText(add, 'ServerId')!;
+
+    // the meeting on Radicale: carol organizes it, SEQUENCE 0
+    const [stored] = await onRadicale(subject);
+    expect(stored).toMatch(new RegExp(`^ORGANIZER[^:\r\n]*:mailto:${meRe}\r?$`, 'm'));
+    expect(stored).toMatch(/^SEQUENCE:0\r?$/m);
+    const uid = /^UID:(.+?)\r?$/m.exec(stored!)?.[1];
+    expect(uid).toBeDefined();
+
+    const [request] = await sentFor(subject);
+    expect(request?.rcptTo.sort()).toEqual(['alice@easd.test', 'dave@elsewhere.test']);
+    expect(request?.mailFrom).toBe(me);
+    const req = await calendarPart(request!);
+    expect(req.method).toBe('REQUEST');
+    expect(req.ics).toContain(`UID:${uid}`);
+    expect(req.ics).toMatch(/^SEQUENCE:0\r?$/m);
+    expect(req.ics).toMatch(new RegExp(`^ORGANIZER[^:\r\n]*:mailto:${meRe}\r?$`, 'm'));
+    expect(req.ics).toMatch(/^ATTENDEE[^:\r\n]*RSVP=TRUE[^:\r\n]*:mailto:dave@elsewhere\.test\r?$/m);
+    expect(req.ics).not.toMatch(/BEGIN:VALARM|X-EASD-/);
+    expect(req.text).toContain('When:');
+
+    // Change: an hour later, Dave no longer invited
+    const changed = await sync(
+      phone,
+      changeCmd(
+        serverId,
+        `${meeting(subject, '20310304T100000Z', '20310304T110000Z', [attendee('alice@easd.test', 'Alice')])}`,
+      ),
+    );
+    expect(findAll(changed, 'Change').map((c) => findText(c, 'Status'))).not.toContain('7');
+    const afterChange = await sentFor(subject);
+    expect(afterChange).toHaveLength(3);
+    const update = afterChange.find((m) => m.rcptTo.includes('alice@easd.test') && m.id !== request!.id)!;
+    const upd = await calendarPart(update);
+    expect([upd.method, update.rcptTo]).toEqual(['REQUEST', ['alice@easd.test']]);
+    expect(upd.ics).toMatch(/^SEQUENCE:1\r?$/m);
+    expect(upd.ics).toMatch(/^DTSTART[^:\r\n]*:20310304T100000Z\r?$/m);
+    const dropped = afterChange.find(
+      (m) => m.rcptTo.includes('dave@elsewhere.test') && m.id !== request!.id,
+    )!;
+    const drop = await calendarPart(dropped);
+    expect([drop.method, dropped.rcptTo]).toEqual(['CANCEL', ['dave@elsewhere.test']]);
+    expect(drop.ics).toMatch(/^STATUS:CANCELLED\r?$/m);
+    expect(drop.ics).not.toContain('mailto:alice@easd.test');
+    expect((await onRadicale(subject))[0]).toMatch(/^SEQUENCE:1\r?$/m);
+
+    // a change only the user sees (the reminder) tells nobody
+    await sync(
+      phone,
+      changeCmd(
+        serverId,
+        `${meeting(subject, '20310304T100000Z', '20310304T110000Z', [
+          attendee('alice@easd.test', 'Alice'),
+        ])}<Reminder xmlns="Calendar:">30</Reminder>`,
+      ),
+    );
+    expect(await sentFor(subject)).toHaveLength(3);
+
+    // Delete: Alice learns it is off, with SEQUENCE 2; the event is gone from Radicale
+    const deleted = await sync(phone, deleteCmd(serverId));
+    expect(findAll(deleted, 'Delete').map((d) => findText(d, 'Status'))).toEqual([]);
+    const all = await sentFor(subject);
+    expect(all).toHaveLength(4);
+    const cancel = await calendarPart(all[3]!);
+    expect([cancel.method, all[3]!.rcptTo]).toEqual(['CANCEL', ['alice@easd.test']]);
+    expect(cancel.ics).toMatch(/^SEQUENCE:2\r?$/m);
+    expect(cancel.ics).toContain(`UID:${uid}`);
+    expect(await onRadicale(subject)).toEqual([]);
+  });
+
+  it('sends nothing when the user is not the organizer, or for an appointment without attendees', async () => {
+    const phone = await phoneOn('16.1');
+    const subject = `Theirs ${Date.now()}`;
+    // Erin's meeting, put on Radicale by another client, with Carol invited
+    const uid = `theirs-${Date.now()}@elsewhere.test`;
+    const ics = [
+      'BEGIN:VCALENDAR',
+      'VERSION:2.0',
+      'PRODID:-//elsewhere//EN',
+      'BEGIN:VEVENT',
+      `UID:${uid}`,
+      'DTSTAMP:20260101T000000Z',
+      'DTSTART:20310305T090000Z',
+      'DTEND:20310305T100000Z',
+      `SUMMARY:${subject}`,
+      'SEQUENCE:3',
+      'ORGANIZER;CN=Erin:mailto:erin@elsewhere.test',
+      'ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:erin@elsewhere.test',
+      `ATTENDEE;PARTSTAT=ACCEPTED:mailto:${me}`,
+      'ATTENDEE;PARTSTAT=ACCEPTED:mailto:frank@elsewhere.test',
+      'END:VEVENT',
+      'END:VCALENDAR',
+      '',
+    ].join('\r\n');
+    const put = await fetch(`${stack.dav.url}${carol.user}/calendar/${encodeURIComponent(uid)}.ics`, {
+      method: 'PUT',
+      headers: { authorization: auth, 'content-type': 'text/calendar; charset=utf-8' },
+      body: ics,
+    });
+    expect(put.status).toBe(201);
+    const synced = await sync(phone, '<GetChanges/><WindowSize>100</WindowSize>');
+    const theirs = findAll(synced, 'Add').find((a) => findText(a, 'Subject') === subject);
+    expect(findText(theirs, 'MeetingStatus')).toBe('3');
+    const serverId = findText(theirs, 'ServerId')!;
+    // the phone moves it and drops an attendee on its copy, then deletes it: Erin's business
+    await sync(
+      phone,
+      changeCmd(
+        serverId,
+        `${meeting(subject, '20310305T100000Z', '20310305T110000Z', [
+          attendee('erin@elsewhere.test', 'Erin'),
+        ])}`,
+      ),
+    );
+    await sync(phone, deleteCmd(serverId));
+    // and an appointment without attendees, added and deleted
+    const alone = await sync(
+      phone,
+      `<Commands><Add><ClientId>t2</ClientId><ApplicationData><Subject xmlns="Calendar:">${subject} alone</Subject><StartTime xmlns="Calendar:">20310305T110000Z</StartTime><EndTime xmlns="Calendar:">20310305T120000Z</EndTime></ApplicationData></Add></Commands>`,
+    );
+    expect(findText(findAll(alone, 'Add')[0], 'Status')).toBe('1');
+    await sync(
+      phone,
+      `<Commands><Delete><ServerId>${findText(findAll(alone, 'Add')[0], 'ServerId')}</ServerId></Delete></Commands>`,
+    );
+    expect(await sentFor(subject)).toEqual([]);
+    expect(await sentFor(`${subject} alone`)).toEqual([]);
+  });
+
+  it('a 14.1 phone sends its own meeting request (SendMail): easd sends none', async () => {
+    const phone = await phoneOn('14.1');
+    const subject = `Old phone ${Date.now()}`;
+    const res = await sync(
+      phone,
+      addCmd(
+        'o1',
+        `${meeting(subject, '20310306T090000Z', '20310306T100000Z', [
+          attendee('alice@easd.test', 'Alice'),
+        ])}<OrganizerEmail xmlns="Calendar:">${me}</OrganizerEmail><MeetingStatus xmlns="Calendar:">1</MeetingStatus>`,
+      ),
+    );
+    expect(findText(findAll(res, 'Add')[0], 'Status')).toBe('1');
+    expect(await onRadicale(subject)).toHaveLength(1);
+    expect(await sentFor(subject)).toEqual([]);
+  });
+});
