@@ -4,6 +4,7 @@ import type { FetchMessageObject, ImapFlow, MailboxObject } from 'imapflow';
 import type {
   Account,
   AttachmentContent,
+  AttachmentSource,
   Backend,
   ChangeLog,
   Folder,
@@ -135,6 +136,7 @@ export class ImapBackend implements Backend {
   readonly folders: FolderAdmin;
   readonly search: Searcher;
   readonly mail?: MailTransport;
+  readonly attachments: AttachmentSource;
 
   private readonly server: ServerConfig;
   private readonly domain: string;
@@ -162,13 +164,9 @@ export class ImapBackend implements Backend {
       deleteFolder: (a, f, s) => this.deleteFolder(a, f, s),
     };
     this.search = { mailbox: (a, q, s) => this.searchMailbox(a, q, s) };
+    this.attachments = { getAttachment: (a, ref, s) => this.getAttachment(a, ref, s) };
     const submit = opts.submit;
-    if (submit !== undefined) {
-      this.mail = {
-        send: (a, mime, o, s) => this.send(submit, a, mime, o, s),
-        getAttachment: (a, ref, s) => this.getAttachment(a, ref, s),
-      };
-    }
+    if (submit !== undefined) this.mail = { send: (a, mime, o, s) => this.send(submit, a, mime, o, s) };
   }
 
   // ---- accounts and connections ---------------------------------------------------------

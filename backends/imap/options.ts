@@ -57,9 +57,9 @@ export interface ImapBackendOptions {
   tls?: ConnectionOptions;
   logger?: ImapLogger;
   /**
-   * Mail submission. When given, the backend offers `mail` (send + attachments): it calls
-   * `submit` and, with saveInSent, APPENDs the message to the Sent folder. Without it the
-   * backend has no `mail` capability (the contract bundles attachments with sending).
+   * Mail submission. When given, the backend offers `mail`: it calls `submit` and, with
+   * saveInSent, APPENDs the message to the Sent folder. Without it the backend has no `mail`
+   * capability (a read-only store); attachments are served either way.
    */
   submit?: SubmitFn;
   /** Largest message `createItem` appends (default 25 MiB). */

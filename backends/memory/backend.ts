@@ -13,6 +13,7 @@ import { applyBodyPreferences, type BodySource } from '../../src/backend/body.js
 import type {
   Account,
   AttachmentContent,
+  AttachmentSource,
   Backend,
   ChangeHint,
   ChangeLog,
@@ -152,6 +153,7 @@ export class MemoryBackend implements Backend {
   readonly changes: ChangeLog;
   readonly folders: FolderAdmin;
   readonly mail: MailTransport;
+  readonly attachments: AttachmentSource;
   readonly search: Searcher;
   readonly oof: OofStore;
 
@@ -184,10 +186,8 @@ export class MemoryBackend implements Backend {
       updateFolder: (a, id, change, signal) => this.updateFolder(a, id, change, signal),
       deleteFolder: (a, id, signal) => this.deleteFolder(a, id, signal),
     };
-    this.mail = {
-      send: (a, mime, o, signal) => this.send(a, mime, o, signal),
-      getAttachment: (a, ref, signal) => this.getAttachment(a, ref, signal),
-    };
+    this.mail = { send: (a, mime, o, signal) => this.send(a, mime, o, signal) };
+    this.attachments = { getAttachment: (a, ref, signal) => this.getAttachment(a, ref, signal) };
     this.search = {
       mailbox: (a, q, signal) => this.searchMailbox(a, q, signal),
       directory: (a, text, limit, signal) => this.directory(a, text, limit, signal),

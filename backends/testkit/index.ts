@@ -40,6 +40,7 @@ export interface Capabilities {
   watch?: boolean;
   folders?: boolean;
   mail?: boolean;
+  attachments?: boolean;
   search?: boolean;
   oof?: boolean;
   emptyFolder?: boolean;
@@ -61,6 +62,7 @@ const capabilityNames = [
   'watch',
   'folders',
   'mail',
+  'attachments',
   'search',
   'oof',
   'emptyFolder',
@@ -583,8 +585,8 @@ export function describeBackendConformance(
           expect(atts?.map((x) => x.DisplayName)).toEqual(['notes.txt']);
           expect(atts?.[0]?.FileReference).not.toBe('');
           expect(atts?.[0]?.EstimatedDataSize).toBeGreaterThan(0);
-          if (backend.mail !== undefined && atts?.[0] !== undefined) {
-            const content = await backend.mail.getAttachment(a, atts[0].FileReference, signal);
+          if (backend.attachments !== undefined && atts?.[0] !== undefined) {
+            const content = await backend.attachments.getAttachment(a, atts[0].FileReference, signal);
             const chunks: Uint8Array[] = [];
             for await (const c of content.chunks(signal)) chunks.push(c);
             const bytes = Buffer.concat(chunks);

@@ -199,7 +199,17 @@ export interface MailTransport {
    * delivery). With `saveInSent`, a copy lands in the Sent folder.
    */
   send(account: Account, mime: Uint8Array, opts: { saveInSent: boolean }, signal: AbortSignal): Promise<void>;
-  /** An attachment by the FileReference the backend gave out (ItemOperations Fetch, GetAttachment). */
+}
+
+/**
+ * Attachment bytes by FileReference. Separate from sending: a read-only mail store serves
+ * attachments without being able to send, and a store may send without holding attachments.
+ */
+export interface AttachmentSource {
+  /**
+   * An attachment by the FileReference the backend gave out (ItemOperations Fetch, forwarding an
+   * original's attachments). Unknown or foreign references: BackendError('not-found').
+   */
   getAttachment(account: Account, fileReference: string, signal: AbortSignal): Promise<AttachmentContent>;
 }
 
@@ -299,6 +309,7 @@ export interface Backend extends Authenticator, FolderSource, ItemSource, ItemWr
   readonly name: string;
   folders?: FolderAdmin;
   mail?: MailTransport;
+  attachments?: AttachmentSource;
   search?: Searcher;
   /**
    * Calls `onChange` whenever items in `folderIds` (or the folder list) change — by this server,

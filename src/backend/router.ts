@@ -5,6 +5,7 @@
 import type {
   Account,
   AttachmentContent,
+  AttachmentSource,
   Backend,
   ChangeHint,
   DirectoryEntry,
@@ -43,6 +44,7 @@ export class BackendRouter implements Backend {
   readonly name: string;
   readonly folders?: FolderAdmin;
   readonly mail?: MailTransport;
+  readonly attachments?: AttachmentSource;
   readonly search?: Searcher;
   readonly oof?: OofStore;
   private readonly mounts: Map<string, Mount>;
@@ -71,6 +73,8 @@ export class BackendRouter implements Backend {
     if (mounts.some((m) => m.backend.folders !== undefined)) this.folders = this.folderAdmin();
     const mailMount = this.mountForClass('Email');
     if (mailMount?.backend.mail !== undefined) this.mail = this.mailTransport(mailMount);
+    // FileReferences carry their mount's prefix, so any mount's attachments can be served
+    if (mounts.some((m) => m.backend.attachments !== undefined)) this.attachments = this.attachmentSource();
     if (mailMount?.backend.search !== undefined) this.search = this.searcher(mailMount);
     const oof = this.primary.backend.oof;
     if (oof !== undefined) {
@@ -353,9 +357,14 @@ export class BackendRouter implements Backend {
     return {
       send: async (account, mime, opts, signal) =>
         mail.send(await this.inner(account, m, signal), mime, opts, signal),
+    };
+  }
+
+  private attachmentSource(): AttachmentSource {
+    return {
       getAttachment: async (account, fileReference, signal): Promise<AttachmentContent> => {
         const r = this.split(fileReference);
-        const inner = r.mount.backend.mail;
+        const inner = r.mount.backend.attachments;
         if (inner === undefined) throw new BackendError('not-found', 'unknown attachment');
         return inner.getAttachment(await this.inner(account, r.mount, signal), r.inner, signal);
       },

@@ -122,11 +122,11 @@ async function fetchAttachment(
   echo: FetchResponse,
 ): Promise<FetchResponse> {
   const { deps, ctx } = run;
-  const mail = deps.backend.mail;
-  if (mail === undefined) return { ...echo, Status: Status.AttachmentIdInvalid };
+  const source = deps.backend.attachments;
+  if (source === undefined) return { ...echo, Status: Status.AttachmentIdInvalid };
   const got = await backendCall(
     'ItemOperations',
-    () => mail.getAttachment(ctx.account, ref, ctx.signal),
+    () => source.getAttachment(ctx.account, ref, ctx.signal),
     'attachment',
   );
   if (!got.ok) return { ...echo, Status: got.status };

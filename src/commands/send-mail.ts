@@ -5,7 +5,8 @@
 // (MS-ASCMD 2.2.3.177.14/.16: no XML body on success); a failure answers the command's root with
 // a Status from 14.0, and an HTTP status in 12.x, which has no Status element for these commands
 // (same sections: Status is supported from 14.0 only).
-import type { Account, MailTransport } from '../backend/contract.js';
+import type { Account, AttachmentSource } from '../backend/contract.js';
+import { BackendError } from '../backend/errors.js';
 import type { EmailItem } from '../backend/model.js';
 import { FolderType } from '../backend/folder-types.js';
 import {
@@ -101,7 +102,7 @@ function composeHandler(deps: EngineDeps, command: ComposeCommand): CommandHandl
         let original: Original | undefined;
         let verb: Verb | undefined;
         if (req.Source !== undefined) {
-          const found = await findOriginal(deps, mail, ctx, scope, command, req.Source);
+          const found = await findOriginal(deps, ctx, scope, command, req.Source);
           if ('status' in found) return fail(found.status, 'original not available');
           original = found;
           const kind = command === 'SmartReply' ? 'reply' : 'forward';
@@ -187,11 +188,10 @@ async function resolveSource(
 
 /**
  * The original as a whole message: its MIME when the backend gives it (MIMESupport 2, Type 4),
- * else rebuilt from its properties with its attachments fetched through mail.getAttachment.
+ * else rebuilt from its properties with its attachments fetched through attachments.getAttachment.
  */
 async function findOriginal(
   deps: EngineDeps,
-  mail: MailTransport,
   ctx: EngineContext,
   scope: DeviceScope,
   command: ComposeCommand,
@@ -218,7 +218,7 @@ async function findOriginal(
       const body = item.Body;
       if (body?.Type === 4 && body.Data !== undefined && body.Truncated !== true)
         return typeof body.Data === 'string' ? new TextEncoder().encode(body.Data) : body.Data;
-      return rebuildOriginal(mail, ctx, (await read(2)) ?? item);
+      return rebuildOriginal(deps.backend.attachments, ctx, (await read(2)) ?? item);
     },
     'item',
   );
@@ -228,13 +228,15 @@ async function findOriginal(
 }
 
 async function rebuildOriginal(
-  mail: MailTransport,
+  source: AttachmentSource | undefined,
   ctx: EngineContext,
   item: EmailItem,
 ): Promise<Uint8Array> {
   const keptAttachments = [];
   for (const a of item.Attachments ?? []) {
-    const content = await mail.getAttachment(ctx.account, a.FileReference, ctx.signal);
+    // a forward without the original's attachments would lose them silently
+    if (source === undefined) throw new BackendError('unsupported', 'the store cannot read attachments');
+    const content = await source.getAttachment(ctx.account, a.FileReference, ctx.signal);
     const chunks: Uint8Array[] = [];
     for await (const c of content.chunks(ctx.signal)) chunks.push(c);
     keptAttachments.push({

@@ -325,10 +325,12 @@ describe('memory backend', () => {
     const [got] = await backend.getItems(a, cal, [s.id], { bodyPreferences: [] }, signal);
     const ref =
       (got?.item as { Attachments?: Array<{ FileReference: string }> }).Attachments?.[0]?.FileReference ?? '';
-    const content = await backend.mail.getAttachment(a, ref, signal);
+    const content = await backend.attachments.getAttachment(a, ref, signal);
     expect(content).toMatchObject({ contentType: 'text/plain', length: 4 });
-    await expect(backend.mail.getAttachment(b, ref, signal)).rejects.toMatchObject({ kind: 'not-found' });
-    await expect(backend.mail.getAttachment(a, 'nonsense', signal)).rejects.toMatchObject({
+    await expect(backend.attachments.getAttachment(b, ref, signal)).rejects.toMatchObject({
+      kind: 'not-found',
+    });
+    await expect(backend.attachments.getAttachment(a, 'nonsense', signal)).rejects.toMatchObject({
       kind: 'not-found',
     });
   });

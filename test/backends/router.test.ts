@@ -124,9 +124,9 @@ describe('BackendRouter', () => {
     const ref =
       (rec?.item as { Attachments?: Array<{ FileReference: string }> }).Attachments?.[0]?.FileReference ?? '';
     expect(ref.startsWith('m:')).toBe(true);
-    const content = await pair.router.mail!.getAttachment(a, ref, signal);
+    const content = await pair.router.attachments!.getAttachment(a, ref, signal);
     expect(content.length).toBe(3);
-    await expect(pair.router.mail!.getAttachment(a, ref.slice(2), signal)).rejects.toMatchObject({
+    await expect(pair.router.attachments!.getAttachment(a, ref.slice(2), signal)).rejects.toMatchObject({
       kind: 'not-found',
     });
   });

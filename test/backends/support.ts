@@ -14,6 +14,7 @@ export const everyCapability: ConformanceOptions = {
     watch: true,
     folders: true,
     mail: true,
+    attachments: true,
     search: true,
     oof: true,
     emptyFolder: true,

@@ -40,7 +40,6 @@ function failingBackend(real: Backend): Backend {
     send: async () => {
       throw new BackendError(failWith, 'test failure');
     },
-    getAttachment: (a, ref, s) => real.mail!.getAttachment(a, ref, s),
   };
   return Object.assign(Object.create(real) as Backend, { mail });
 }
