@@ -66,7 +66,12 @@ export class CardDavGal {
   }
 
   /** Searcher.directory: entries `text` finds, in display-name order, at most `limit`. */
-  async directory(account: Account, text: string, limit: number, signal: AbortSignal): Promise<DirectoryEntry[]> {
+  async directory(
+    account: Account,
+    text: string,
+    limit: number,
+    signal: AbortSignal,
+  ): Promise<DirectoryEntry[]> {
     const session = this.session(account);
     const book = await this.fresh(session, signal);
     return lookup(book.sorted, text, limit);
@@ -124,16 +129,18 @@ export class CardDavGal {
   }
 
   private async refresh(s: DavSession, book: Book, signal: AbortSignal): Promise<void> {
-    const head = await this.dav.multistatus(
-      s,
-      'PROPFIND',
-      this.url,
-      '0',
-      propfindBody(el(DAV, 'sync-token'), el(CALENDARSERVER, 'getctag')),
-      signal,
-    ).catch((err: unknown) => {
-      throw readError(err);
-    });
+    const head = await this.dav
+      .multistatus(
+        s,
+        'PROPFIND',
+        this.url,
+        '0',
+        propfindBody(el(DAV, 'sync-token'), el(CALENDARSERVER, 'getctag')),
+        signal,
+      )
+      .catch((err: unknown) => {
+        throw readError(err);
+      });
     const r = head.responses[0];
     const syncToken = textOf(r === undefined ? undefined : prop(r, DAV, 'sync-token'));
     const version = syncToken || textOf(r === undefined ? undefined : prop(r, CALENDARSERVER, 'getctag'));
@@ -195,12 +202,10 @@ export class CardDavGal {
   private async fetch(s: DavSession, book: Book, ids: string[], signal: AbortSignal): Promise<void> {
     const urls = this.dav.itemMap(s, 'gal');
     for (let i = 0; i < ids.length; i += multigetBatch) {
-      const hrefs = ids
-        .slice(i, i + multigetBatch)
-        .flatMap((id) => {
-          const u = urls.get(id);
-          return u === undefined ? [] : [new URL(u).pathname];
-        });
+      const hrefs = ids.slice(i, i + multigetBatch).flatMap((id) => {
+        const u = urls.get(id);
+        return u === undefined ? [] : [new URL(u).pathname];
+      });
       if (hrefs.length === 0) continue;
       const body = buildXml(
         el(

@@ -8,7 +8,12 @@ import type { DirectoryEntry } from '../../src/backend/contract.js';
 
 /** Lower case, without accents (NFKD, combining marks dropped), blanks collapsed. */
 export function fold(s: string): string {
-  return s.normalize('NFKD').replace(/\p{M}+/gu, '').toLowerCase().replace(/\s+/g, ' ').trim();
+  return s
+    .normalize('NFKD')
+    .replace(/\p{M}+/gu, '')
+    .toLowerCase()
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 /** What a query is compared with, computed once per entry. */

@@ -1,8 +1,9 @@
 // ResolveRecipients on the memory backend, WBXML in and out: recipients resolved against the
 // directory (the memory backend's accounts: alice, bob, and bobby added here), ambiguous ones with
 // their suggestions, unresolved ones, the certificate / free-busy / picture options answered with
-// the spec's "none" values, and each failure Status (MS-ASCMD 2.2.3.177.12). Every response is
-// schema-checked.
+// the spec's "none" values, and each failure Status (MS-ASCMD 2.2.3.177.12); then certificates and
+// photos from a fixed directory (Status 1/7/8, MaxCertificates, 173/174/175 per To). Every
+// response is schema-checked.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WbxmlElement } from '../../wbxml/index.js';
 import { createAccount } from '../../backends/memory/index.js';
@@ -11,6 +12,8 @@ import { findAll, findText, type EasTestClient } from '../support/eas-client.js'
 import { startTestEngine, type TestEngine } from '../support/engine.js';
 import { validateEasResponse } from '../support/schema.js';
 import { withoutDirectory } from '../support/search-world.js';
+import { testCertificate } from '../support/certs.js';
+import { testPhoto, withFixedDirectory } from '../support/gal.js';
 
 let engine: TestEngine;
 
@@ -177,5 +180,141 @@ describe('ResolveRecipients without a directory', () => {
     const c = await bare.client('alice');
     const a = await resolve(c, request(['bob@easd.local']));
     expect([a.Status, summary(a.responses[0])[0]]).toEqual(['1', '4']);
+  });
+});
+
+describe('ResolveRecipients with certificates and photos', () => {
+  let g: TestEngine;
+  const anna = testCertificate('anna@example.org');
+  const anton = testCertificate('anton@example.org');
+  const notAntje = testCertificate('someone-else@example.org');
+  const photo = testPhoto(300);
+  beforeAll(async () => {
+    g = await startTestEngine({
+      extraHandlers: (deps) => ({
+        ResolveRecipients: createResolveRecipientsHandler(
+          withFixedDirectory(deps, [
+            {
+              DisplayName: 'Anna Berg',
+              EmailAddress: 'anna@example.org',
+              Certificates: [anna],
+              Picture: photo,
+            },
+            { DisplayName: 'Anton Bauer', EmailAddress: 'anton@example.org', Certificates: [anton, anton] },
+            { DisplayName: 'Antje Brandt', EmailAddress: 'antje@example.org', Certificates: [notAntje] },
+            { DisplayName: 'Reception', EmailAddress: '' },
+          ]),
+        ),
+      }),
+    });
+  });
+  afterAll(async () => g?.close());
+
+  const certs = (r: WbxmlElement | undefined): Array<string | undefined | number> => {
+    const c = findAll(r, 'Certificates')[0];
+    return [findText(c, 'Status'), findText(c, 'CertificateCount'), findAll(c, 'Certificate').length];
+  };
+  const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');
+
+  it("1: the recipient's valid certificate, whole (CertificateRetrieval 2)", async () => {
+    const c = await g.client('alice');
+    const r = await first(c, 'anna@example.org', '<CertificateRetrieval>2</CertificateRetrieval>');
+    expect([...summary(r), certs(r), findText(r, 'Certificate')]).toEqual([
+      '1',
+      '1',
+      ['anna@example.org'],
+      ['1', '1', 1],
+      b64(anna),
+    ]);
+  });
+
+  it('1: CertificateRetrieval 3 gets the whole certificate too (no mini certificate is made)', async () => {
+    const c = await g.client('alice');
+    const r = await first(c, 'Anna Berg', '<CertificateRetrieval>3</CertificateRetrieval>');
+    expect(certs(r)).toEqual(['1', '1', 1]);
+  });
+
+  it('7: a certificate that names someone else is no valid one', async () => {
+    const c = await g.client('alice');
+    expect(certs(await first(c, 'antje', '<CertificateRetrieval>2</CertificateRetrieval>'))).toEqual([
+      '7',
+      '0',
+      0,
+    ]);
+  });
+
+  it('8: MaxCertificates reached — no partial set, and the count held back', async () => {
+    const c = await g.client('alice');
+    const a = await resolve(
+      c,
+      request(
+        ['anna@example.org', 'anton@example.org'],
+        '<CertificateRetrieval>2</CertificateRetrieval><MaxCertificates>2</MaxCertificates>',
+      ),
+    );
+    expect(a.responses.map(certs)).toEqual([
+      ['1', '1', 1],
+      ['8', '2', 0],
+    ]);
+  });
+
+  it('5: MaxCertificates above 9999', async () => {
+    const c = await g.client('alice');
+    const a = await resolve(c, request(['anna'], '<MaxCertificates>10000</MaxCertificates>'));
+    expect(a.Status).toBe('5');
+  });
+
+  it('2: ambiguous suggestions carry no certificates; an entry without an address is no suggestion', async () => {
+    const c = await g.client('alice');
+    const r = await first(c, 'an', '<CertificateRetrieval>2</CertificateRetrieval>');
+    expect([...summary(r), findAll(r, 'Certificates').length]).toEqual([
+      '2',
+      '3',
+      ['anna@example.org', 'antje@example.org', 'anton@example.org'],
+      0,
+    ]);
+    expect(summary(await first(c, 'reception'))).toEqual(['4', undefined, []]);
+  });
+
+  it('1 (14.1): the photo as Data; 174 over MaxSize; 173 for none', async () => {
+    const c = await g.client('alice', { version: '14.1' });
+    const a = await resolve(
+      c,
+      request(['anna@example.org', 'anton@example.org'], '<Picture><MaxSize>1000</MaxSize></Picture>'),
+    );
+    const pics = a.responses.map((r) => findAll(r, 'Picture')[0]);
+    expect(pics.map((p) => [findText(p, 'Status'), findText(p, 'Data')])).toEqual([
+      ['1', b64(photo)],
+      ['173', undefined],
+    ]);
+    const small = findAll(await first(c, 'anna', '<Picture><MaxSize>100</MaxSize></Picture>'), 'Picture')[0];
+    expect([findText(small, 'Status'), findText(small, 'Data')]).toEqual(['174', undefined]);
+  });
+
+  it('175 (16.1): MaxPictures 0 gives no photo, though there is one', async () => {
+    const c = await g.client('alice', { version: '16.1' });
+    const p = findAll(
+      await first(c, 'anna', '<Picture><MaxPictures>0</MaxPictures></Picture>'),
+      'Picture',
+    )[0];
+    expect(findText(p, 'Status')).toBe('175');
+  });
+});
+
+describe('ResolveRecipients against a directory the user may not read', () => {
+  let g: TestEngine;
+  beforeAll(async () => {
+    g = await startTestEngine({
+      extraHandlers: (deps) => ({
+        ResolveRecipients: createResolveRecipientsHandler(withFixedDirectory(deps, 'denied')),
+      }),
+    });
+  });
+  afterAll(async () => g?.close());
+
+  it('4: each recipient unresolved, the request a success', async () => {
+    const c = await g.client('alice');
+    const a = await resolve(c, request(['anna@example.org', 'bob']));
+    expect([a.Status, a.responses.map((r) => summary(r)[0])]).toEqual(['1', ['4', '4']]);
   });
 });

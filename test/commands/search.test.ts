@@ -1,6 +1,7 @@
 // Search on the memory backend, WBXML in and out: the Mailbox store (FreeText, CollectionId,
 // DateReceived bounds, Range, DeepTraversal, BodyPreference), LongIds that ItemOperations fetches,
-// the GAL store (the memory backend's accounts), and each failure Status (MS-ASCMD 2.2.3.177.13).
+// the GAL store (the memory backend's accounts; photos from a fixed directory), and each failure
+// Status (MS-ASCMD 2.2.3.177.13).
 // Every response is schema-checked.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSearchHandler } from '../../src/commands/search.js';
@@ -15,6 +16,7 @@ import {
   type SearchWorld,
 } from '../support/search-world.js';
 import { startTestEngine, type TestEngine } from '../support/engine.js';
+import { testPhoto, withFixedDirectory } from '../support/gal.js';
 import { validateEasResponse } from '../support/schema.js';
 
 let engine: TestEngine;
@@ -260,5 +262,104 @@ describe('Search without a directory', () => {
   it('8: the GAL store when the backend has no directory', async () => {
     const c = await bare.client('alice');
     expect((await search(c, gal('bob'))).inner).toBe('8');
+  });
+});
+
+describe('Search, GAL store with photos', () => {
+  let g: TestEngine;
+  const small = testPhoto(100);
+  const large = testPhoto(5000);
+  beforeAll(async () => {
+    g = await startTestEngine({
+      extraHandlers: (deps) => ({
+        Search: createSearchHandler(
+          withFixedDirectory(deps, [
+            { DisplayName: 'Anna Berg', EmailAddress: 'anna@example.org', Picture: small },
+            { DisplayName: 'Anton Bauer', EmailAddress: 'anton@example.org' },
+            { DisplayName: 'Antje Brandt', EmailAddress: 'antje@example.org', Picture: large },
+            { DisplayName: 'Anke Busch', EmailAddress: 'anke@example.org', Picture: small },
+          ]),
+        ),
+      }),
+    });
+  });
+  afterAll(async () => g?.close());
+
+  /** Per result: display name, Picture Status, and whether Data is the photo it should be. */
+  const pictures = (a: SearchAnswer): Array<[string | undefined, string | undefined, number]> =>
+    a.results.map((r) => {
+      const p = findAll(r, 'Picture')[0];
+      const data = findText(p, 'Data');
+      return [
+        findText(r, 'DisplayName'),
+        findText(p, 'Status'),
+        data === undefined ? 0 : Buffer.from(data, 'base64').length,
+      ];
+    });
+
+  it('1 (14.1): each photo as Data with Status 1, 173 for an entry without one', async () => {
+    const c = await g.client('alice', { version: '14.1' });
+    const a = await search(c, gal('an', '<Picture/>'));
+    expect([a.inner, a.Total, pictures(a)]).toEqual([
+      '1',
+      '4',
+      [
+        ['Anke Busch', '1', small.length],
+        ['Anna Berg', '1', small.length],
+        ['Antje Brandt', '1', large.length],
+        ['Anton Bauer', '173', 0],
+      ],
+    ]);
+    const anna = findAll(a.doc, 'Result')[1];
+    expect(findText(anna, 'Data')).toBe(Buffer.from(small).toString('base64'));
+  });
+
+  it('174: a photo larger than MaxSize', async () => {
+    const c = await g.client('alice', { version: '16.1' });
+    const a = await search(c, gal('antje', '<Picture><MaxSize>1000</MaxSize></Picture>'));
+    expect(pictures(a)).toEqual([['Antje Brandt', '174', 0]]);
+  });
+
+  it('175: photos past MaxPictures; 173 and 174 are still told as such', async () => {
+    const c = await g.client('alice', { version: '14.1' });
+    const a = await search(
+      c,
+      gal('an', '<Picture><MaxSize>1000</MaxSize><MaxPictures>1</MaxPictures></Picture>'),
+    );
+    expect(pictures(a).map((p) => p[1])).toEqual(['1', '175', '174', '173']);
+  });
+
+  it('1: Range counts entries, Total all the matches', async () => {
+    const c = await g.client('alice', { version: '14.1' });
+    const a = await search(c, gal('an', '<Range>2-3</Range><Picture><MaxPictures>1</MaxPictures></Picture>'));
+    expect([a.Range, a.Total, pictures(a)]).toEqual([
+      '2-3',
+      '4',
+      [
+        ['Antje Brandt', '1', large.length],
+        ['Anton Bauer', '173', 0],
+      ],
+    ]);
+  });
+
+  it('1 (14.0): no Picture before 14.1, even when asked', async () => {
+    const c = await g.client('alice', { version: '14.0' });
+    const a = await search(c, gal('anna'));
+    expect([a.results.length, findAll(a.doc, 'Picture').length]).toEqual([1, 0]);
+  });
+});
+
+describe('Search, a GAL the user may not read', () => {
+  let g: TestEngine;
+  beforeAll(async () => {
+    g = await startTestEngine({
+      extraHandlers: (deps) => ({ Search: createSearchHandler(withFixedDirectory(deps, 'denied')) }),
+    });
+  });
+  afterAll(async () => g?.close());
+
+  it('5: access denied on the Store', async () => {
+    const c = await g.client('alice');
+    expect((await search(c, gal('anna'))).inner).toBe('5');
   });
 });

@@ -1,0 +1,153 @@
+// The GAL's pure parts: vCard → directory entry (backends/directory/entry.ts), lookup by prefix
+// (match.ts), and which S/MIME certificates count as valid (src/commands/resolve-recipients.ts).
+// Against Radicale: test/e2e/gal-carddav.test.ts.
+import { describe, expect, it } from 'vitest';
+import type { DirectoryEntry } from '../../src/backend/contract.js';
+import { entryFromVcard, indexEntry, lookup } from '../../backends/directory/index.js';
+import { byDisplayName } from '../../backends/directory/match.js';
+import { validCertificates } from '../../src/commands/resolve-recipients.js';
+import { testCertificate } from '../support/certs.js';
+
+const photo = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4, 5, 0xff, 0xd9]);
+const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');
+const card = (version: '3.0' | '4.0', ...lines: string[]): string =>
+  ['BEGIN:VCARD', `VERSION:${version}`, ...lines, 'END:VCARD', ''].join('\r\n');
+
+describe('entryFromVcard', () => {
+  it('a 4.0 card: every gal: field, the photo and an X.509 KEY', () => {
+    const cert = testCertificate('anna.berg@example.org');
+    const e = entryFromVcard(
+      card(
+        '4.0',
+        'UID:urn:uuid:1',
+        'FN:Anna Berg',
+        'N:Berg;Anna;;;',
+        'NICKNAME:aberg',
+        'ORG:Example Ltd;Sales',
+        'TITLE:Head of Sales',
+        'X-EAS-OFFICELOCATION:B4 2.17',
+        'TEL;TYPE=work,voice;VALUE=uri:tel:+49-30-1234',
+        'TEL;TYPE=home:+49 30 5555',
+        'TEL;TYPE=cell:+49 170 1111',
+        'EMAIL;TYPE=work:anna.berg@example.org',
+        'EMAIL;TYPE=home:anna@home.example',
+        `PHOTO:data:image/jpeg;base64,${b64(photo)}`,
+        `KEY:data:application/pkix-cert;base64,${b64(cert)}`,
+      ),
+    );
+    expect(e).toEqual({
+      DisplayName: 'Anna Berg',
+      EmailAddress: 'anna.berg@example.org',
+      FirstName: 'Anna',
+      LastName: 'Berg',
+      Alias: 'aberg',
+      Company: 'Example Ltd',
+      Title: 'Head of Sales',
+      Office: 'B4 2.17',
+      Phone: '+49-30-1234',
+      HomePhone: '+49 30 5555',
+      MobilePhone: '+49 170 1111',
+      Picture: new Uint8Array(photo),
+      Certificates: [cert],
+    });
+  });
+
+  it('a 3.0 card: PHOTO and KEY in ENCODING=b; a PGP key is no certificate', () => {
+    const cert = testCertificate('b@example.org');
+    const e = entryFromVcard(
+      card(
+        '3.0',
+        'FN:Bert Bauer',
+        'N:Bauer;Bert;;;',
+        'EMAIL;TYPE=INTERNET:b@example.org',
+        `PHOTO;ENCODING=b;TYPE=JPEG:${b64(photo)}`,
+        `KEY;ENCODING=b;TYPE=X509:${b64(cert)}`,
+        `KEY;ENCODING=b;TYPE=PGP:${b64(Buffer.from('not x509'))}`,
+      ),
+    );
+    expect([e?.Picture, e?.Certificates]).toEqual([new Uint8Array(photo), [cert]]);
+  });
+
+  it('no FN: the display name is composed from N, or is the address', () => {
+    expect(entryFromVcard(card('3.0', 'N:Chen;Li;;;', 'EMAIL:li@example.org'))?.DisplayName).toBe('Li Chen');
+    expect(entryFromVcard(card('3.0', 'EMAIL:desk@example.org'))?.DisplayName).toBe('desk@example.org');
+  });
+
+  it('a group, and a card with no name or address, are no entries', () => {
+    expect(entryFromVcard(card('4.0', 'KIND:group', 'FN:Sales', 'MEMBER:urn:uuid:1'))).toBeUndefined();
+    expect(entryFromVcard(card('3.0', 'FN:Team', 'X-ADDRESSBOOKSERVER-KIND:group'))).toBeUndefined();
+    expect(entryFromVcard(card('3.0', 'NOTE:nothing else'))).toBeUndefined();
+  });
+
+  it('a card without an address is an entry with an empty EmailAddress (Search shows it)', () => {
+    expect(entryFromVcard(card('4.0', 'FN:Reception', 'TEL;TYPE=work:+1 555 0100'))).toEqual({
+      DisplayName: 'Reception',
+      EmailAddress: '',
+      Phone: '+1 555 0100',
+    });
+  });
+
+  it('broken text throws, so the caller can skip the card', () => {
+    expect(() => entryFromVcard('BEGIN:VCARD\r\nnot a line\r\nEND:VCARD\r\n')).toThrow();
+  });
+});
+
+describe('lookup', () => {
+  const people: DirectoryEntry[] = [
+    { DisplayName: 'John Smith', FirstName: 'John', LastName: 'Smith', EmailAddress: 'j.smith@example.org' },
+    { DisplayName: 'Zoë Ångström', EmailAddress: 'zoe@example.org', Alias: 'zang' },
+    { DisplayName: 'Johanna Berg', EmailAddress: 'jberg@example.org' },
+    { DisplayName: 'Smithers', EmailAddress: 'waylon@other.example' },
+    { DisplayName: 'Reception', EmailAddress: '' },
+  ];
+  const sorted = people.map(indexEntry).sort(byDisplayName);
+  const names = (q: string, limit = 100): string[] => lookup(sorted, q, limit).map((e) => e.DisplayName);
+
+  it.each([
+    ['joh', ['Johanna Berg', 'John Smith']],
+    ['smi', ['John Smith', 'Smithers']],
+    ['JOHN SM', ['John Smith']],
+    ['smith, john', ['John Smith']],
+    ['zoe', ['Zoë Ångström']],
+    ['angst', ['Zoë Ångström']],
+    ['zang', ['Zoë Ångström']],
+    ['j.smith@', ['John Smith']],
+    ['j.smith@example.org', ['John Smith']],
+    ['waylon', ['Smithers']],
+    ['recep', ['Reception']],
+  ])('%s finds %j', (q, expected) => {
+    expect(names(q)).toEqual(expected);
+  });
+
+  it.each([['mith'], ['example.org'], ['example'], ['john x'], [''], ['   ']])(
+    '%j finds no one (not a prefix, a domain alone, or empty)',
+    (q) => {
+      expect(names(q)).toEqual([]);
+    },
+  );
+
+  it('stops at the limit, in display-name order', () => {
+    expect(names('j', 1)).toEqual(['Johanna Berg']);
+    expect(names('j', 0)).toEqual([]);
+  });
+});
+
+describe('validCertificates', () => {
+  const cert = testCertificate('anna@example.org', 30);
+  const entry = (c: Uint8Array[], EmailAddress = 'anna@example.org'): DirectoryEntry => ({
+    DisplayName: 'Anna',
+    EmailAddress,
+    Certificates: c,
+  });
+
+  it('a certificate within its dates naming the address', () => {
+    expect(validCertificates(entry([cert]))).toEqual([cert]);
+  });
+
+  it('not one naming another address, an expired one, one not yet valid, or bytes that are no certificate', () => {
+    expect(validCertificates(entry([cert], 'bob@example.org'))).toEqual([]);
+    expect(validCertificates(entry([cert]), new Date(Date.now() + 40 * 86_400_000))).toEqual([]);
+    expect(validCertificates(entry([cert]), new Date(Date.now() - 86_400_000))).toEqual([]);
+    expect(validCertificates(entry([new Uint8Array([0x30, 0x03, 1, 2, 3])]))).toEqual([]);
+  });
+});
