@@ -212,6 +212,9 @@ export class UserWatcher {
       await this.poll(client, inboxPath);
       // INBOX changed while nobody watched (between two Pings): say so once the ids are known
       if (inboxMoved) inboxChanged();
+      // A change between a subscriber's own first look and this point (the watcher was still
+      // logging in) is in no baseline: one look at everything now closes that gap.
+      for (const sub of this.subs) sub.onChange({});
       while (!this.stopped) {
         const started = Date.now();
         const woken = new Promise<void>((resolve) => {

@@ -1,7 +1,7 @@
 // Dovecot for the real test stack: IMAP only, on 127.0.0.1, everything (config, sockets, state,
 // logs, Maildirs) under one directory, users from a passwd-file. Written for Dovecot 2.3 (Debian 12).
-import { execFileSync } from 'node:child_process';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { execFile, execFileSync } from 'node:child_process';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
@@ -127,7 +127,16 @@ function passwdFile(users: readonly TestUser[]): string {
   return users.map((u) => `${u.user}:{PLAIN}${u.password}::::::`).join('\n') + '\n';
 }
 
-export async function startDovecot(dir: string, users: readonly TestUser[]): Promise<DovecotInstance> {
+export interface DovecotOptions {
+  /** Appended to the generated configuration (plugins, extra protocols) — own instances only. */
+  extraConfig?: string;
+}
+
+export async function startDovecot(
+  dir: string,
+  users: readonly TestUser[],
+  options: DovecotOptions = {},
+): Promise<DovecotInstance> {
   await mkdir(path.join(dir, 'run'), { recursive: true });
   await mkdir(path.join(dir, 'state'), { recursive: true });
   await mkdir(path.join(dir, 'mail'), { recursive: true });
@@ -140,7 +149,7 @@ export async function startDovecot(dir: string, users: readonly TestUser[]): Pro
   const confFile = path.join(dir, 'dovecot.conf');
 
   return withFreePort(async (port) => {
-    await writeFile(confFile, dovecotConfig(dir, port));
+    await writeFile(confFile, dovecotConfig(dir, port) + (options.extraConfig ?? ''));
     // -F keeps the master in the foreground as our child.
     const daemon: Daemon = spawnDaemon(
       'dovecot',
@@ -205,4 +214,47 @@ export async function appendMessage(
   } finally {
     await client.logout();
   }
+}
+
+/** The instance's generated configuration file, for doveadm and dovecot-lda. */
+export function dovecotConfFile(instance: Pick<DovecotInstance, 'dir'>): string {
+  return path.join(instance.dir, 'dovecot.conf');
+}
+
+function run(file: string, args: string[], input?: string | Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(file, args, { encoding: 'utf8', timeout: 10_000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${file} ${args.join(' ')}: ${String(err)}\n${stderr}`)) : resolve(stdout),
+    );
+    child.stdin?.end(input);
+  });
+}
+
+/**
+ * IMAP connections a user has open on this instance now, as Dovecot's anvil counts them
+ * (`doveadm who`: one line per user and service, the count in the second column).
+ */
+export async function imapConnections(instance: Pick<DovecotInstance, 'dir'>, user: string): Promise<number> {
+  const out = await run('/usr/bin/doveadm', ['-c', dovecotConfFile(instance), 'who', user]);
+  let n = 0;
+  for (const line of out.split('\n').slice(1)) {
+    const [name, count, service] = line.trim().split(/\s+/);
+    if (name === user && service === 'imap') n += Number(count);
+  }
+  return n;
+}
+
+/** Successful IMAP logins of a user so far, from the instance's log. */
+export async function imapLogins(instance: Pick<DovecotInstance, 'logFile'>, user: string): Promise<number> {
+  const log = await readFile(instance.logFile, 'utf8').catch(() => '');
+  return log.split('\n').filter((l) => l.includes('imap-login: Login: user=<' + user + '>')).length;
+}
+
+/** Local delivery with dovecot-lda (as an MTA would): runs the instance's mail plugins. */
+export async function deliverLda(
+  instance: Pick<DovecotInstance, 'dir'>,
+  user: string,
+  raw: string | Buffer,
+): Promise<void> {
+  await run('/usr/lib/dovecot/dovecot-lda', ['-c', dovecotConfFile(instance), '-d', user], raw);
 }

@@ -1,0 +1,351 @@
+// Direct Push on the real Dovecot and Redis (issue 6): a phone's Ping held by easd on the IMAP
+// backend is answered when another IMAP client APPENDs, changes a flag, expunges or creates a
+// folder; a body-less Ping reuses the last one; a newer Ping ends the older; and once the Pings
+// end, nothing is left — no watcher, timer or socket in easd, no connection on Dovecot. The
+// Dovecot is this file's own instance (its users, connection count and log are only ours);
+// state and push signals go through the stack's Redis.
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { ImapFlow } from 'imapflow';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { openImapBackend, type ImapBackend } from '../../backends/imap/index.js';
+import type { Account } from '../../src/backend/contract.js';
+import { defaultPushSettings, type EngineDeps } from '../../src/commands/deps.js';
+import { createEngineGate, createHandlers } from '../../src/commands/index.js';
+import { redisBus, type PushBus } from '../../src/push/bus.js';
+import { PushHub } from '../../src/push/hub.js';
+import { buildServer } from '../../src/server.js';
+import { openStateStore, type StateStore } from '../../src/state/store.js';
+import {
+  imapConnect,
+  imapConnections,
+  imapLogins,
+  startDovecot,
+  type DovecotInstance,
+} from '../stack/dovecot.js';
+import type { TestUser } from '../stack/users.js';
+import { EasTestClient, findAll, findText, type EasReply } from '../support/eas-client.js';
+import { testPolicy } from '../support/engine.js';
+import { validateEasResponse } from '../support/schema.js';
+
+const stack = inject('stack');
+const run = `${process.pid}x${Date.now()}`;
+const dana: TestUser = { user: 'dana', password: 'dana-pw-5Tq1', email: 'dana@easd.test' };
+const erin: TestUser = { user: 'erin', password: 'erin-pw-2Wm8', email: 'erin@easd.test' };
+
+let dir: string;
+let dovecot: DovecotInstance;
+
+interface Easd {
+  app: FastifyInstance;
+  backend: ImapBackend;
+  hub: PushHub;
+  close(): Promise<void>;
+}
+
+/** easd on this file's Dovecot, state and push on the stack's Redis. */
+async function startEasd(watchNotify: boolean): Promise<Easd> {
+  const backend = await openImapBackend({
+    url: `imap://${dovecot.host}:${dovecot.port}?starttls=never`,
+    domain: 'easd.test',
+    // pool connections go quickly, so what stays open while Pings are held is the watcher
+    idleTimeoutMs: 300,
+    watchNotify,
+    // without NOTIFY, other folders are polled; with it nothing is, whatever this says
+    watchPollMs: watchNotify ? 600_000 : 300,
+  });
+  const state: StateStore = await openStateStore({
+    url: stack.redis.url,
+    dataDir: dir,
+    namespace: `pushimap${run}${watchNotify ? 'n' : 'i'}`,
+  });
+  const bus: PushBus = await redisBus(stack.redis.url, `easd-pushimap-${run}`);
+  const hub = new PushHub({ backend, bus, coalesceMs: 5 });
+  const deps: EngineDeps = {
+    backend,
+    state,
+    policy: testPolicy,
+    push: { hub, settings: defaultPushSettings },
+  };
+  const app = await buildServer<Account>({
+    logger: false,
+    authenticate: (u, p, s) => backend.authenticate(u, p, s),
+    handlers: createHandlers(deps),
+    gate: createEngineGate(deps),
+  });
+  return {
+    app,
+    backend,
+    hub,
+    close: async () => {
+      await app.close();
+      await hub.close();
+      await bus.close();
+      await backend.close();
+      await state.close();
+    },
+  };
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'easd-push-imap-'));
+  await chmod(dir, 0o755);
+  dovecot = await startDovecot(path.join(dir, 'dovecot'), [dana, erin]);
+});
+afterAll(async () => {
+  await dovecot?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function withImap<T>(user: TestUser, fn: (c: ImapFlow) => Promise<T>): Promise<T> {
+  const c = await imapConnect(dovecot, user);
+  try {
+    return await fn(c);
+  } finally {
+    await c.logout();
+  }
+}
+
+const mail = (subject: string): string =>
+  `From: Alice <alice@easd.test>\r\nTo: dana@easd.test\r\nSubject: ${subject}\r\nDate: ${new Date().toUTCString()}\r\nMessage-ID: <${Math.random().toString(36).slice(2)}@easd.test>\r\n\r\nhello\r\n`;
+
+/** A provisioned phone that knows its folders and keeps each collection synced. */
+class Phone {
+  readonly client: EasTestClient;
+  folders = new Map<string, string>();
+  private keys = new Map<string, string>();
+
+  constructor(app: FastifyInstance, user: TestUser, deviceId: string) {
+    this.client = EasTestClient.inject(app, {
+      user: user.user,
+      password: user.password,
+      deviceId,
+      version: '14.1',
+    });
+  }
+
+  async setUp(): Promise<void> {
+    await this.client.provision();
+    await this.folderSync();
+  }
+
+  async folderSync(): Promise<void> {
+    const res = await this.client.command(
+      'FolderSync',
+      '<FolderSync xmlns="FolderHierarchy:"><SyncKey>0</SyncKey></FolderSync>',
+    );
+    this.folders = new Map(
+      findAll(res.doc, 'Add').map((a) => [findText(a, 'DisplayName')!, findText(a, 'ServerId')!]),
+    );
+    this.keys.clear();
+  }
+
+  id(name: string): string {
+    const id = this.folders.get(name);
+    if (id === undefined) throw new Error(`no folder ${name}`);
+    return id;
+  }
+
+  /** Syncs the collection until nothing is left, so a Ping on it has nothing to report. */
+  async syncAll(name: string): Promise<void> {
+    const id = this.id(name);
+    let key = this.keys.get(id) ?? '0';
+    for (let i = 0; i < 20; i++) {
+      const res = await this.client.command(
+        'Sync',
+        `<Sync xmlns="AirSync:"><Collections><Collection><SyncKey>${key}</SyncKey><CollectionId>${id}</CollectionId>${key === '0' ? '' : '<GetChanges/><WindowSize>100</WindowSize>'}</Collection></Collections></Sync>`,
+      );
+      if (res.raw.length === 0) break; // nothing new (empty Sync response, MS-ASCMD 2.2.1.21)
+      key = findText(res.doc, 'SyncKey') ?? key;
+      this.keys.set(id, key);
+      if (findAll(res.doc, 'MoreAvailable').length === 0 && i > 0) break;
+    }
+  }
+
+  ping(names: string[] | null, heartbeat = 300): Promise<EasReply> {
+    const body =
+      names === null
+        ? undefined
+        : `<Ping xmlns="Ping:"><HeartbeatInterval>${heartbeat}</HeartbeatInterval><Folders>${names
+            .map((n) => `<Folder><Id>${this.id(n)}</Id><Class>Email</Class></Folder>`)
+            .join('')}</Folders></Ping>`;
+    return this.client.command('Ping', body);
+  }
+}
+
+const HELD = Symbol('held');
+/** The reply if the request was answered within `ms`, else HELD. */
+async function within(p: Promise<EasReply>, ms: number): Promise<EasReply | typeof HELD> {
+  return Promise.race([p, new Promise<typeof HELD>((r) => setTimeout(() => r(HELD), ms))]);
+}
+
+async function pingStatus(reply: EasReply): Promise<{ status: string | undefined; folders: string[] }> {
+  expect(reply.status).toBe(200);
+  await validateEasResponse(reply.doc!, 'Ping');
+  return {
+    status: findText(reply.doc, 'Status'),
+    folders: findAll(reply.doc, 'Folder').map((f) => String(f.value)),
+  };
+}
+
+/** The hub, the backend's watcher and easd's sockets and timers once every held request ended. */
+async function expectNothingHeld(easd: Easd, user: string): Promise<void> {
+  await vi.waitFor(() =>
+    expect(easd.hub.stats()).toMatchObject({ users: 0, listeners: 0, claims: 0, watchers: 0 }),
+  );
+  await vi.waitFor(() => expect(easd.backend.inspect().find((s) => s.login === user)?.watching).toBe(false));
+  // the pool's idle connections close after 300 ms: then Dovecot has none of the user's left
+  await vi.waitFor(async () => expect(await imapConnections(dovecot, user)).toBe(0), { timeout: 5000 });
+}
+
+describe.each([
+  ['NOTIFY', true],
+  ['IDLE + STATUS polls', false],
+] as const)('Ping on Dovecot, watching with %s', (_name, notify) => {
+  let easd: Easd;
+  let phone: Phone;
+  const work = `Work ${run}`;
+  const user = notify ? dana : erin;
+
+  beforeAll(async () => {
+    easd = await startEasd(notify);
+    await withImap(user, async (c) => {
+      await c.mailboxCreate(work);
+      await c.append('INBOX', mail('first'));
+      await c.append(work, mail('work first'));
+    });
+    phone = new Phone(easd.app, user, `PUSH${notify ? 'N' : 'I'}${run}`);
+    await phone.setUp();
+    await phone.syncAll('Inbox');
+    await phone.syncAll(work);
+  });
+  afterAll(async () => {
+    await easd?.close();
+  });
+
+  /** Holds a Ping on Inbox and Work, checks it waits, runs `change`, expects Status 2 naming `name`. */
+  async function wakesOn(name: string, change: (c: ImapFlow) => Promise<unknown>): Promise<void> {
+    const held = phone.ping(['Inbox', work]);
+    expect(await within(held, 700)).toBe(HELD);
+    if (notify) expect(easd.backend.inspect().find((s) => s.login === user.user)?.watchMode).toBe('notify');
+    await withImap(user, change);
+    const reply = await within(held, 10_000);
+    expect(reply).not.toBe(HELD);
+    const { status, folders } = await pingStatus(reply as EasReply);
+    expect(status).toBe('2');
+    expect(folders).toEqual([phone.id(name)]);
+    await phone.syncAll(name);
+  }
+
+  it('answers Status 2 when another client APPENDs to INBOX', async () => {
+    await wakesOn('Inbox', (c) => c.append('INBOX', mail(`new ${run}`)));
+  });
+
+  it('answers Status 2 when another client APPENDs to another folder', async () => {
+    await wakesOn(work, (c) => c.append(work, mail(`work ${run}`)));
+  });
+
+  it('answers Status 2 when another client changes a flag (INBOX and another folder)', async () => {
+    await wakesOn('Inbox', async (c) => {
+      await c.mailboxOpen('INBOX');
+      await c.messageFlagsAdd('1', ['\\Flagged']);
+    });
+    await wakesOn(work, async (c) => {
+      await c.mailboxOpen(work);
+      await c.messageFlagsAdd('1', ['\\Seen']);
+    });
+  });
+
+  it('answers Status 2 when another client deletes (expunges) a message', async () => {
+    await wakesOn('Inbox', async (c) => {
+      await c.mailboxOpen('INBOX');
+      await c.messageDelete('1');
+    });
+    await wakesOn(work, async (c) => {
+      await c.mailboxOpen(work);
+      await c.messageDelete('1');
+    });
+  });
+
+  it('answers Status 7 when another client creates a folder', async () => {
+    const held = phone.ping(['Inbox', work]);
+    expect(await within(held, 700)).toBe(HELD);
+    await withImap(user, (c) => c.mailboxCreate(`New ${run}`));
+    const reply = await within(held, 10_000);
+    expect(reply).not.toBe(HELD);
+    expect((await pingStatus(reply as EasReply)).status).toBe('7');
+    await phone.folderSync();
+    await phone.syncAll('Inbox');
+    await phone.syncAll(work);
+  });
+
+  it('reuses the last folders and heartbeat for a body-less Ping', async () => {
+    // the previous Ping (with a body) was cached for this device
+    const first = phone.ping(['Inbox'], 300);
+    expect(await within(first, 500)).toBe(HELD);
+    await withImap(user, (c) => c.append('INBOX', mail(`cached ${run}`)));
+    expect((await pingStatus(await first)).status).toBe('2');
+    await phone.syncAll('Inbox');
+
+    const bare = phone.ping(null);
+    expect(await within(bare, 700)).toBe(HELD);
+    await withImap(user, (c) => c.append('INBOX', mail(`bare ${run}`)));
+    const { status, folders } = await pingStatus(await bare);
+    expect(status).toBe('2');
+    expect(folders).toEqual([phone.id('Inbox')]);
+    await phone.syncAll('Inbox');
+  });
+
+  it('ends the older Ping when the same device sends a newer one', async () => {
+    const older = phone.ping(['Inbox', work]);
+    expect(await within(older, 500)).toBe(HELD);
+    const newer = phone.ping(['Inbox', work]);
+    const answered = await within(older, 5000);
+    expect(answered).not.toBe(HELD);
+    // Status 1: the phone goes on with the newer request
+    expect((await pingStatus(answered as EasReply)).status).toBe('1');
+    expect(await within(newer, 300)).toBe(HELD);
+    await withImap(user, (c) => c.append(work, mail(`after supersede ${run}`)));
+    expect((await pingStatus(await newer)).status).toBe('2');
+    await phone.syncAll(work);
+  });
+
+  it('uses one IMAP connection per user however many devices, logs in once, and leaves nothing behind', async () => {
+    await new Promise((r) => setTimeout(r, 500)); // the helper clients above are gone
+    const timersAndSockets = (): number =>
+      process.getActiveResourcesInfo().filter((r) => r === 'Timeout' || r === 'TCPSocketWrap').length;
+    const resourcesBefore = timersAndSockets();
+    const phones = [phone];
+    for (let i = 0; i < 3; i++) {
+      const p = new Phone(easd.app, user, `PUSHD${i}${notify ? 'N' : 'I'}${run}`);
+      await p.setUp();
+      await p.syncAll('Inbox');
+      await p.syncAll(work);
+      phones.push(p);
+    }
+    const held = phones.map((p) => p.ping(['Inbox', work]));
+    for (const h of held) expect(await within(h, 100)).toBe(HELD);
+    // the pool's connections time out after 300 ms; the watcher's stays, alone
+    await vi.waitFor(async () => expect(await imapConnections(dovecot, user.user)).toBe(1), {
+      timeout: 5000,
+    });
+    const state = easd.backend.inspect().find((s) => s.login === user.user)!;
+    expect(state).toMatchObject({ watching: true, watchLogins: 1, connections: 0 });
+    // held for a while: no login at all (nothing polls by logging in again)
+    const loginsBefore = await imapLogins(dovecot, user.user);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(await imapLogins(dovecot, user.user)).toBe(loginsBefore);
+    expect(await imapConnections(dovecot, user.user)).toBe(1);
+
+    // one APPEND wakes every device
+    await withImap(user, (c) => c.append('INBOX', mail(`everyone ${run}`)));
+    for (const h of held) expect((await pingStatus(await h)).status).toBe('2');
+    await expectNothingHeld(easd, user.user);
+    for (let i = 0; i < 30 && timersAndSockets() > resourcesBefore; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(timersAndSockets()).toBeLessThanOrEqual(resourcesBefore);
+    for (const p of phones) await p.syncAll('Inbox');
+  });
+});
