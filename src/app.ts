@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { openCalDavBackend } from '../backends/caldav/index.js';
 import { openCardDavBackend } from '../backends/carddav/index.js';
+import { CardDavGal, withDirectory } from '../backends/directory/index.js';
 import { openImapBackend } from '../backends/imap/index.js';
 import { ensureDemoAccount, openMemoryBackend } from '../backends/memory/index.js';
 import { createSmtpSubmitter } from '../backends/smtp/index.js';
@@ -18,7 +19,12 @@ import { createEngineGate, createHandlers } from './commands/index.js';
 import { localBus, redisBus } from './push/bus.js';
 import { PushHub } from './push/hub.js';
 import type { Config } from './config.js';
-import { renderTrace, traceMatcher } from './http/trace.js';
+import { renderTrace } from './http/trace.js';
+import { HeldRequests } from './admin/held.js';
+import { TraceSwitch } from './admin/trace.js';
+import { EasdMetrics } from './metrics/index.js';
+import { instrumentBackend } from './metrics/backend.js';
+import { buildMetricsServer } from './metrics/server.js';
 import type { WebhookEvent } from './http/webhook.js';
 import { loadPolicy } from './provision/policy.js';
 import { policyProvider } from './provision/provider.js';
@@ -32,6 +38,10 @@ export interface Easd {
   state: StateStore;
   /** Credentials of the demo account created on a first start with the built-in store. */
   demo: { user: string; password: string } | null;
+  metrics: EasdMetrics;
+  /** The metrics listener's address (EASD_METRICS_LISTEN), listening already; null when off. */
+  metricsAddress: string | null;
+  trace: TraceSwitch;
 }
 
 export class StartupError extends Error {}
@@ -70,13 +80,17 @@ async function openBackend(config: Config, log: Logger): Promise<OpenedBackend> 
       );
     }
     const dataDir = path.join(config.dataDir, 'memory');
-    const backend = await openMemoryBackend({ dataDir });
+    const memory = await openMemoryBackend({ dataDir });
     const demo = await ensureDemoAccount(dataDir);
+    const { backend, closeGal } = withGal(config, memory, undefined);
     return {
       backend,
       demo,
       authenticate: (u, p, s) => backend.authenticate(u, p, s),
-      close: async () => backend.close(),
+      close: async () => {
+        closeGal();
+        await memory.close();
+      },
     };
   }
 
@@ -119,10 +133,15 @@ async function openBackend(config: Config, log: Logger): Promise<OpenedBackend> 
     mounts.push({ prefix: 'c', backend: carddav, classes: ['Contacts'] });
   }
   if (config.caldavUrl !== undefined) {
-    const caldav = await openCalDavBackend({ url: config.caldavUrl });
-    mounts.push({ prefix: 'k', backend: caldav, classes: ['Calendar', 'Tasks'] });
+    // notes as VJOURNAL memo lists (docs/backends.md)
+    const caldav = await openCalDavBackend({ url: config.caldavUrl, notes: true });
+    mounts.push({ prefix: 'k', backend: caldav, classes: ['Calendar', 'Tasks', 'Notes'] });
   }
-  const backend: Backend = mounts.length === 1 ? imap : new BackendRouter(mounts);
+  const { backend, closeGal } = withGal(
+    config,
+    mounts.length === 1 ? imap : new BackendRouter(mounts),
+    credentials,
+  );
   return {
     backend,
     demo: null,
@@ -132,22 +151,67 @@ async function openBackend(config: Config, log: Logger): Promise<OpenedBackend> 
       return account;
     },
     close: async () => {
+      closeGal();
       await backend.close?.();
       await smtp?.close();
     },
   };
 }
 
+/**
+ * EASD_GAL_URL: the organisation's address book as the directory of Search GAL, Find and
+ * ResolveRecipients, read with the service account or, without one, as each signed-in user.
+ */
+function withGal(
+  config: Config,
+  backend: Backend,
+  credentials: CredentialCache | undefined,
+): { backend: Backend; closeGal: () => void } {
+  const gal = config.gal;
+  if (gal === undefined) return { backend, closeGal: () => undefined };
+  const service =
+    gal.user !== undefined && gal.password !== undefined
+      ? { user: gal.user, password: gal.password }
+      : undefined;
+  if (service === undefined && credentials === undefined)
+    throw new StartupError(
+      "EASD_GAL_URL with the built-in store needs EASD_GAL_USER and EASD_GAL_PASSWORD: its users' passwords are not the address book's",
+    );
+  const directory = new CardDavGal({
+    url: gal.url,
+    refreshMs: gal.refreshSeconds * 1000,
+    ...(service !== undefined
+      ? { service }
+      : { userPassword: (a: Account) => credentials?.password(a.user) }),
+  });
+  return {
+    backend: withDirectory(backend, (a, text, limit, signal) => directory.directory(a, text, limit, signal)),
+    closeGal: () => directory.close(),
+  };
+}
+
 export async function openEasd(config: Config, log: Logger): Promise<Easd> {
   const policy = policyProvider(await loadPolicy(config.policyFile));
-  const { backend, demo, authenticate, close: closeBackend } = await openBackend(config, log);
+  const metrics = new EasdMetrics({ processMetrics: true });
+  const opened = await openBackend(config, log);
+  const { demo, close: closeBackend } = opened;
+  const observeBackend = metrics.backendCall.bind(metrics);
+  const backend = instrumentBackend(opened.backend, observeBackend);
+  const authenticate = instrumentBackend({ authenticate: opened.authenticate }, observeBackend).authenticate;
   const state = await openStateStore({ url: config.stateUrl, dataDir: config.dataDir });
+  const held = new HeldRequests({ state, metrics, onError: (err) => log.debug({ err }, 'held record') });
   // Several nodes share Redis for state; push signals then travel over the same Redis.
   const shared = config.stateUrl?.startsWith('redis') === true;
   const bus = shared ? await redisBus(config.stateUrl as string) : localBus();
-  const hub = new PushHub({ backend, bus, onError: (err) => log.warn({ err }, 'push') });
+  const hub = new PushHub({
+    backend,
+    bus,
+    onError: (err) => log.warn({ err }, 'push'),
+    observer: held.observer,
+  });
   const deps: EngineDeps = { backend, state, policy, push: { hub, settings: defaultPushSettings } };
-  const traced = traceMatcher(config.traceDevices);
+  const trace = new TraceSwitch(state, config.traceDevices, (err) => log.warn({ err }, 'trace switch'));
+  await trace.refresh();
   const https = config.tls && {
     cert: await readFile(config.tls.certFile),
     key: await readFile(config.tls.keyFile),
@@ -171,17 +235,36 @@ export async function openEasd(config: Config, log: Logger): Promise<Easd> {
             onEvent: (event: WebhookEvent) => hub.notify(event.user, {}),
           },
         }),
+    metrics,
+    held,
     trace: (who, direction, doc) => {
-      if (traced(who.user, who.deviceId))
+      if (trace.traced(who.user, who.deviceId))
         log.info({ user: who.user, device: who.deviceId, direction, xml: renderTrace(doc) }, 'trace');
     },
   });
+  let metricsApp: FastifyInstance | undefined;
+  let metricsAddress: string | null = null;
+  if (config.metricsListen !== undefined) {
+    metricsApp = await buildMetricsServer({
+      metrics,
+      ...(config.metricsToken === undefined ? {} : { token: config.metricsToken }),
+    });
+    try {
+      metricsAddress = await metricsApp.listen(config.metricsListen);
+    } catch (err) {
+      throw new StartupError(
+        `EASD_METRICS_LISTEN=${config.metricsListen.host}:${config.metricsListen.port}: ${(err as Error).message}`,
+      );
+    }
+    log.info({ address: metricsAddress, token: config.metricsToken !== undefined }, 'metrics listening');
+  }
   // Held requests end in preClose; then the store and the backend are closed, state flushed.
   app.addHook('onClose', async () => {
+    await metricsApp?.close();
     await hub.close();
     await bus.close();
     await closeBackend();
     await state.close();
   });
-  return { app, hub, backend, state, demo };
+  return { app, hub, backend, state, demo, metrics, metricsAddress, trace };
 }

@@ -14,6 +14,11 @@ export interface Config {
   smtpUrl?: string;
   caldavUrl?: string;
   carddavUrl?: string;
+  /**
+   * The global address list: a CardDAV address book shared by the organisation, read with a
+   * service account (user and password) or, without one, with each user's own credentials.
+   */
+  gal?: { url: string; user?: string; password?: string; refreshSeconds: number };
   /** JSON file with the device policy (EASProvisionDoc values, device access rules). */
   policyFile?: string;
   /** URL phones are told to use in Autodiscover; derived from the request when unset. */
@@ -26,6 +31,10 @@ export interface Config {
   maxBodyBytes?: number;
   /** Shared secret of the push webhook (POST /easd/push); the webhook is off without it. */
   webhookSecret?: string;
+  /** Where GET /metrics (Prometheus) is served; off when unset. Never the phones' port. */
+  metricsListen?: { host: string; port: number };
+  /** Bearer token a scrape must send; required when metricsListen is not a loopback address. */
+  metricsToken?: string;
 }
 
 /** Each setting: its environment name and its key in the config file. */
@@ -39,6 +48,10 @@ const settings = {
   smtpUrl: 'EASD_SMTP_URL',
   caldavUrl: 'EASD_CALDAV_URL',
   carddavUrl: 'EASD_CARDDAV_URL',
+  galUrl: 'EASD_GAL_URL',
+  galUser: 'EASD_GAL_USER',
+  galPassword: 'EASD_GAL_PASSWORD',
+  galRefresh: 'EASD_GAL_REFRESH',
   policyFile: 'EASD_POLICY',
   publicUrl: 'EASD_PUBLIC_URL',
   trustProxy: 'EASD_TRUST_PROXY',
@@ -46,6 +59,8 @@ const settings = {
   traceDevices: 'EASD_TRACE_DEVICES',
   maxBodyBytes: 'EASD_MAX_BODY_BYTES',
   webhookSecret: 'EASD_WEBHOOK_SECRET',
+  metricsListen: 'EASD_METRICS_LISTEN',
+  metricsToken: 'EASD_METRICS_TOKEN',
 } as const;
 
 type SettingKey = keyof typeof settings;
@@ -122,6 +137,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     problems.push(`${where('webhookSecret')} must be at least 16 characters`);
   }
 
+  let metricsListen: Config['metricsListen'];
+  const metricsListenText = raw('metricsListen');
+  if (metricsListenText !== undefined) {
+    metricsListen = parseListen(metricsListenText) ?? undefined;
+    if (metricsListen === undefined)
+      problems.push(`${where('metricsListen')} must be host:port with a port from 0 to 65535`);
+  }
+  const metricsToken = raw('metricsToken');
+  if (metricsToken !== undefined && metricsToken.length < 16)
+    problems.push(`${where('metricsToken')} must be at least 16 characters`);
+  // Metrics name users' activity and the deployment's shape: off the loopback, only with a token.
+  if (metricsListen !== undefined && metricsToken === undefined && !isLoopback(metricsListen.host))
+    problems.push(
+      `${where('metricsListen')} is not a loopback address: set EASD_METRICS_TOKEN too, or listen on 127.0.0.1`,
+    );
+
+  const gal = galSettings(raw, where, url('galUrl', ['http', 'https']), problems);
+
   const config: Config = {
     listen: listen ?? { host: '127.0.0.1', port: 8080 },
     dataDir: path.resolve(cwd, raw('dataDir') ?? './data'),
@@ -140,12 +173,42 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       .filter((s) => s !== ''),
     maxBodyBytes,
     webhookSecret,
+    ...(metricsListen === undefined ? {} : { metricsListen }),
+    ...(metricsToken === undefined ? {} : { metricsToken }),
+    ...(gal !== undefined && { gal }),
   };
   if (tlsCert !== undefined && tlsKey !== undefined) {
     config.tls = { certFile: path.resolve(cwd, tlsCert), keyFile: path.resolve(cwd, tlsKey) };
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** EASD_GAL_*: the book's URL, the service account (both or neither), how often to look for changes. */
+function galSettings(
+  raw: (key: SettingKey) => string | undefined,
+  where: (key: SettingKey) => string,
+  url: string | undefined,
+  problems: string[],
+): Config['gal'] {
+  const user = raw('galUser');
+  const password = raw('galPassword');
+  const refresh = raw('galRefresh');
+  if (url === undefined) {
+    if (user !== undefined || password !== undefined || refresh !== undefined)
+      problems.push('EASD_GAL_USER, EASD_GAL_PASSWORD and EASD_GAL_REFRESH need EASD_GAL_URL');
+    return undefined;
+  }
+  if ((user === undefined) !== (password === undefined))
+    problems.push('EASD_GAL_USER and EASD_GAL_PASSWORD must be set together');
+  const refreshSeconds = refresh === undefined ? 60 : Number(refresh);
+  if (!Number.isInteger(refreshSeconds) || refreshSeconds < 0 || refreshSeconds > 86_400)
+    problems.push(`${where('galRefresh')} must be a whole number of seconds from 0 to 86400`);
+  return {
+    url,
+    ...(user !== undefined && password !== undefined && { user, password }),
+    refreshSeconds,
+  };
 }
 
 function readConfigFile(
@@ -179,6 +242,10 @@ function parseListen(value: string): { host: string; port: number } | null {
   const port = Number(match[3]);
   if (port > 65535) return null; // port 0 = any free port (tests)
   return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** Drops the password of a URL so that a configuration message never shows it. */

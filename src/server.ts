@@ -35,6 +35,8 @@ import { Authenticator, type AuthenticateFn } from './http/auth.js';
 import { parseRequestLine } from './http/query.js';
 import { checkWebhookAuth, parseWebhookEvent, WebhookError, type WebhookEvent } from './http/webhook.js';
 import { defaultServerLimits, type ServerLimits } from './limits.js';
+import type { HeldRequests } from './admin/held.js';
+import type { EasdMetrics } from './metrics/index.js';
 
 export const easPath = '/Microsoft-Server-ActiveSync';
 export const wbxmlContentType = 'application/vnd.ms-sync.wbxml';
@@ -76,11 +78,24 @@ export interface ServerOptions<A extends AccountInfo> {
   https?: { cert: Buffer; key: Buffer };
   /** The push webhook (POST /easd/push): enabled when a shared secret is configured. */
   webhook?: { secret: string; onEvent: (event: WebhookEvent) => Promise<void> };
+  /** Counts requests by command, EAS Status and HTTP status (src/metrics). */
+  metrics?: EasdMetrics;
+  /** Told which Ping/Sync of a device is in flight, for held-request tracking (src/admin/held.ts). */
+  held?: HeldRequests;
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
-    easLog?: { user?: string; deviceId?: string; command?: string };
+    easLog?: {
+      user?: string;
+      deviceId?: string;
+      command?: string;
+      /** The response's top-level EAS Status. */
+      easStatus?: string;
+      /** Ping/Sync: the HeldRequests token, and whether the answer carried changes. */
+      held?: number;
+      changed?: boolean;
+    };
   }
 }
 
@@ -125,13 +140,22 @@ export async function buildServer<A extends AccountInfo>(opts: ServerOptions<A>)
 
   app.addHook('onResponse', async (req, reply) => {
     const info = req.easLog;
+    opts.metrics?.request({
+      command: info?.command ?? '-',
+      httpStatus: reply.statusCode,
+      ...(info?.easStatus === undefined ? {} : { easStatus: info.easStatus }),
+      seconds: reply.elapsedTime / 1000,
+    });
     if (info === undefined) return;
+    if (info.held !== undefined && info.user !== undefined && info.deviceId !== undefined)
+      opts.held?.end(info.user, info.deviceId, info.held, info.changed === true);
     req.log.info(
       {
         user: info.user,
         device: info.deviceId,
         command: info.command,
         status: reply.statusCode,
+        ...(info.easStatus === undefined ? {} : { easStatus: info.easStatus }),
         ms: Math.round(reply.elapsedTime),
       },
       'request',
@@ -226,10 +250,18 @@ export async function buildServer<A extends AccountInfo>(opts: ServerOptions<A>)
     const traced = opts.trace;
     if (traced && ctx.body) traced({ user: account.user, deviceId: line.deviceId }, 'request', ctx.body);
 
+    const log = req.easLog;
+    if (opts.held !== undefined && (spec.name === 'Ping' || spec.name === 'Sync'))
+      log.held = opts.held.begin(account.user, line.deviceId, spec.name);
     const answer = (result: CommandResult): FastifyReply => {
-      if (traced && result.body && isElement(result.body)) {
-        traced({ user: account.user, deviceId: line.deviceId }, 'response', result.body);
+      const body = result.body !== undefined && isElement(result.body) ? result.body : undefined;
+      if (body !== undefined) {
+        if (traced) traced({ user: account.user, deviceId: line.deviceId }, 'response', body);
+        const status = body.children.find((c) => c.name === 'Status')?.value;
+        if (typeof status === 'string') log.easStatus = status;
       }
+      // MS-ASCMD 2.2.3.177.11: Ping Status 2 = changes; a Sync with nothing new is empty (2.2.1.21).
+      log.changed = spec.name === 'Ping' ? log.easStatus === '2' : body !== undefined;
       return sendResult(reply, result);
     };
     const gated = opts.gate ? await opts.gate(ctx, spec) : undefined;
@@ -271,17 +303,22 @@ export async function buildServer<A extends AccountInfo>(opts: ServerOptions<A>)
 
   const webhook = opts.webhook;
   if (webhook !== undefined) {
-    app.post('/easd/push', async (req, reply) => {
-      try {
-        checkWebhookAuth(req.headers.authorization, webhook.secret);
-        const event = parseWebhookEvent(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
-        req.easLog = { user: event.user, command: 'webhook' };
-        await webhook.onEvent(event);
-      } catch (err) {
-        if (!(err instanceof WebhookError)) throw err;
-        return reply.code(err.httpStatus).type('text/plain').send(`${err.message}\n`);
-      }
-      return reply.code(204).send();
+    // Dovecot's OX push driver sends PUT; other senders POST
+    app.route({
+      method: ['POST', 'PUT'],
+      url: '/easd/push',
+      handler: async (req, reply) => {
+        try {
+          checkWebhookAuth(req.headers.authorization, webhook.secret);
+          const event = parseWebhookEvent(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
+          req.easLog = { user: event.user, command: 'webhook' };
+          await webhook.onEvent(event);
+        } catch (err) {
+          if (!(err instanceof WebhookError)) throw err;
+          return reply.code(err.httpStatus).type('text/plain').send(`${err.message}\n`);
+        }
+        return reply.code(204).send();
+      },
     });
   }
 

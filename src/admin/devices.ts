@@ -1,5 +1,5 @@
-// The admin commands on the state store: `easd devices list|show|wipe|account-wipe|remove|resync`
-// and `easd policy show`. Each returns printable text through `out`; src/cli.ts parses nothing but
+// The admin commands on the state store: `easd devices list|show|wipe|account-wipe|remove|resync`,
+// `easd trace on|off|list` and `easd policy show`. Each returns printable text through `out`; src/cli.ts parses nothing but
 // the first word and hands the rest here. They work on a running server's store: every change goes
 // through the device lock that the server takes too.
 import type { Policy } from '../provision/policy.js';
@@ -15,8 +15,10 @@ import {
   removeDevice,
   requestWipe,
 } from '../state/devices.js';
-import type { StateStore } from '../state/store.js';
+import type { DeviceScope, StateStore } from '../state/store.js';
 import { HierarchyStateStore, SyncStateStore } from '../state/sync-state.js';
+import { heldText, type HeldRecord } from './held.js';
+import { checkTracePattern, switchTrace, tracePatterns } from './trace.js';
 
 export interface AdminDeps {
   store: StateStore;
@@ -33,6 +35,8 @@ export const adminUsage = `Usage:
   easd devices account-wipe <user> <device-id>     (protocol 16.1 devices only)
   easd devices remove <user> <device-id>
   easd devices resync <user> <device-id> [<collection-id>]
+  easd trace on|off <user>[/<device-id>]   (or *; "trace off --all")
+  easd trace list
   easd policy show`;
 
 class UsageError extends Error {}
@@ -49,6 +53,7 @@ export async function devicesCli(argv: string[], deps: AdminDeps): Promise<numbe
       deps.out(formatPolicy(deps.policy));
       return 0;
     }
+    if (group === 'trace' && command !== undefined) return await trace(command, rest, deps);
     if (group !== 'devices' || command === undefined) throw new UsageError();
     return await devices(command, rest, deps, err);
   } catch (e) {
@@ -75,7 +80,10 @@ async function devices(
     let user: string | undefined;
     if (args.length === 2 && args[0] === '--user') user = args[1];
     else if (args.length !== 0) throw new UsageError('devices list takes only --user <user>');
-    out(formatDeviceTable(await listDevices(store, user), policyHash(deps.policy)));
+    const records = await listDevices(store, user);
+    const activity = new Map<DeviceRecord, DeviceActivity>();
+    for (const r of records) activity.set(r, await readActivity(store.device(r.user, r.deviceId)));
+    out(formatDeviceTable(records, policyHash(deps.policy), activity));
     return 0;
   }
 
@@ -95,18 +103,14 @@ async function devices(
       const record = await getDevice(scope);
       if (record === undefined) throw new DeviceNotFoundError(user, deviceId);
       const hierarchy = await new HierarchyStateStore<unknown>(scope).current();
-      const states = new SyncStateStore<unknown>(scope);
-      const collections: CollectionLine[] = [];
-      for (const id of await scope.collectionIds()) {
-        const current = await states.current(id);
-        if (current !== undefined) collections.push({ id, key: current.key, at: current.at });
-      }
+      const activity = await readActivity(scope);
       out(
         formatDevice(
           record,
           policyHash(deps.policy),
           hierarchy === undefined ? undefined : { key: hierarchy.key, at: hierarchy.at },
-          collections,
+          activity.collections,
+          activity.held,
         ),
       );
       return 0;
@@ -165,14 +169,77 @@ async function devices(
   }
 }
 
+async function trace(command: string, args: string[], deps: AdminDeps): Promise<number> {
+  const { store, out } = deps;
+  if (command === 'list' && args.length === 0) {
+    const patterns = await tracePatterns(store);
+    out(
+      patterns.length === 0
+        ? 'No trace switched on (EASD_TRACE_DEVICES of each node still applies).'
+        : `Traced: ${patterns.join(', ')}`,
+    );
+    return 0;
+  }
+  const [pattern, ...extra] = args;
+  if ((command !== 'on' && command !== 'off') || pattern === undefined || extra.length > 0)
+    throw new UsageError(command === 'list' ? 'trace list takes no arguments' : '');
+  if (command === 'off' && pattern === '--all') {
+    await switchTrace(store, { off: '--all' });
+    out('Every trace switched off (EASD_TRACE_DEVICES of each node still applies).');
+    return 0;
+  }
+  const bad = checkTracePattern(pattern);
+  if (bad !== undefined) throw new UsageError(bad);
+  const now = await switchTrace(store, command === 'on' ? { on: pattern } : { off: pattern });
+  out(
+    `${command === 'on' ? 'Tracing' : 'No longer tracing'} ${pattern}; every node picks this up within a few seconds. ` +
+      `Traced now: ${now.length === 0 ? 'nothing' : now.join(', ')}.`,
+  );
+  return 0;
+}
+
 interface CollectionLine {
   id: string;
   key: string;
   at: Date;
 }
 
+interface DeviceActivity {
+  collections: CollectionLine[];
+  /** The newest collection sync state: when the device last synced something. */
+  lastSync?: Date;
+  held?: HeldRecord;
+}
+
+async function readActivity(scope: DeviceScope): Promise<DeviceActivity> {
+  const states = new SyncStateStore<unknown>(scope);
+  const collections: CollectionLine[] = [];
+  let lastSync: Date | undefined;
+  for (const id of await scope.collectionIds()) {
+    const current = await states.current(id);
+    if (current === undefined) continue;
+    collections.push({ id, key: current.key, at: current.at });
+    if (lastSync === undefined || current.at > lastSync) lastSync = current.at;
+  }
+  const held = await scope.data('held').get<HeldRecord>();
+  return {
+    collections,
+    ...(lastSync === undefined ? {} : { lastSync }),
+    ...(held === undefined ? {} : { held }),
+  };
+}
+
 function when(d: Date | undefined): string {
   return d === undefined ? '-' : `${d.toISOString().slice(0, 16).replace('T', ' ')}Z`;
+}
+
+function heldLine(h: HeldRecord | undefined, now: number): string | undefined {
+  if (h === undefined) return undefined;
+  const held = heldText(h, now);
+  if (held !== '-') return `${held} on ${h.node}`;
+  return h.ended === undefined
+    ? `none (a ${h.command} from ${when(h.since)} on ${h.node} was never let go: stale)`
+    : `none (last: ${h.command} ${when(h.since)} – ${when(h.ended)} on ${h.node})`;
 }
 
 function policyText(r: DeviceRecord, hash: string): string {
@@ -193,15 +260,33 @@ function table(rows: string[][]): string {
 }
 
 /** The `devices list` table: one line per device. */
-export function formatDeviceTable(records: DeviceRecord[], currentPolicyHash: string): string {
+export function formatDeviceTable(
+  records: DeviceRecord[],
+  currentPolicyHash: string,
+  activity: Map<DeviceRecord, DeviceActivity> = new Map(),
+  now = Date.now(),
+): string {
   if (records.length === 0) return 'No devices.';
-  const header = ['USER', 'DEVICE ID', 'TYPE', 'MODEL', 'LAST SEEN', 'PROTOCOL', 'POLICY', 'WIPE'];
+  const header = [
+    'USER',
+    'DEVICE ID',
+    'TYPE',
+    'MODEL',
+    'LAST SEEN',
+    'LAST SYNC',
+    'HELD',
+    'PROTOCOL',
+    'POLICY',
+    'WIPE',
+  ];
   const rows = records.map((r) => [
     r.user,
     r.deviceId,
     r.deviceType,
     r.model ?? '-',
     when(r.lastSeen),
+    when(activity.get(r)?.lastSync),
+    heldText(activity.get(r)?.held, now),
     r.protocolVersion,
     r.access === 'allowed'
       ? policyText(r, currentPolicyHash)
@@ -217,6 +302,8 @@ export function formatDevice(
   currentPolicyHash: string,
   hierarchy: { key: string; at: Date } | undefined,
   collections: CollectionLine[],
+  held?: HeldRecord,
+  now = Date.now(),
 ): string {
   const lines: [string, string | undefined][] = [
     ['User', r.user],
@@ -238,6 +325,7 @@ export function formatDevice(
     ['First seen', when(r.firstSeen)],
     ['Last seen', when(r.lastSeen)],
     ['Last command', r.lastCommand],
+    ['Held request', heldLine(held, now)],
     ['Access', r.access],
     ['Policy', policyText(r, currentPolicyHash)],
     ['Policy key', r.policy.key === undefined ? undefined : String(r.policy.key)],

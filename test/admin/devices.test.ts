@@ -60,11 +60,21 @@ describe.each(storeKinds)('admin commands on %s', (kind) => {
     await seed(t.store);
     const { code, out } = await run(t.store, ['devices', 'list']);
     expect(code).toBe(0);
-    expect(out.split('\n')).toEqual([
-      'USER   DEVICE ID  TYPE     MODEL       LAST SEEN          PROTOCOL  POLICY       WIPE',
-      'alice  IPHONE1    iPhone   iPhone13C2  2025-03-01 10:00Z  16.1      provisioned  -',
-      'bob    ANDROID9   Android  -           2025-03-01 10:00Z  14.1      none         -',
-    ]);
+    // LAST SYNC is the newest collection state: seed() commits one now.
+    const synced = /\d{4}-\d\d-\d\d \d\d:\d\dZ/.source;
+    const lines = out.split('\n');
+    expect(lines[0]).toBe(
+      'USER   DEVICE ID  TYPE     MODEL       LAST SEEN          LAST SYNC          HELD  PROTOCOL  POLICY       WIPE',
+    );
+    expect(lines[1]).toMatch(
+      new RegExp(
+        `^alice  IPHONE1    iPhone   iPhone13C2  2025-03-01 10:00Z  ${synced}  -     16.1      provisioned  -$`,
+      ),
+    );
+    expect(lines[2]).toBe(
+      'bob    ANDROID9   Android  -           2025-03-01 10:00Z  -                  -     14.1      none         -',
+    );
+    expect(lines).toHaveLength(3);
     expect((await run(t.store, ['devices', 'list', '--user', 'bob'])).out).not.toContain('alice');
   });
 
