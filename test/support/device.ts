@@ -377,6 +377,9 @@ export class Device {
       `<Sync xmlns="AirSync:"><Collections><Collection>${inner}</Collection></Collections></Sync>`,
       { signal: opts.signal },
     );
+    // MS-ASCMD 2.2.1.21: an empty answer means nothing changed; the phone keeps its key.
+    if (reply.status === 200 && reply.doc === undefined)
+      return { reply, status: '1', adds: [], changes: [], deletes: [], responses: [], more: false };
     const collection = findAll(reply.doc, 'Collection')[0];
     const result: SyncResult = {
       reply,
@@ -401,6 +404,16 @@ export class Device {
     }
     if (result.status !== '1' || reply.doc === undefined) return result;
     c.key = findText(collection, 'SyncKey') ?? c.key;
+    // What the phone did itself is already in its store.
+    if (opts.commands !== undefined) {
+      for (const own of fromXml(`<Commands xmlns="AirSync:">${opts.commands}</Commands>`).children) {
+        const id = findText(own, 'ServerId');
+        if (id === undefined) continue;
+        if (own.name === 'Delete') c.items.delete(id);
+        else if (own.name === 'Change' && c.items.has(id))
+          c.items.set(id, mergeAppData(c.items.get(id)!, appData(own)));
+      }
+    }
     for (const add of result.adds) {
       const id = findText(add, 'ServerId')!;
       if (c.items.has(id)) throw new DeviceError(`Sync added ${id} to ${collectionId} twice`);
@@ -452,6 +465,26 @@ export class Device {
     return undefined;
   }
 
+  /**
+   * MoveItems (MS-ASCMD 2.2.1.12) of one item; on Status 3 the phone moves it in its own store
+   * at once, under the new id, as clients do.
+   */
+  async moveItem(srcFolder: string, serverId: string, dstFolder: string) {
+    const reply = await this.send(
+      'MoveItems',
+      `<MoveItems xmlns="Move:"><Move><SrcMsgId>${serverId}</SrcMsgId><SrcFldId>${srcFolder}</SrcFldId><DstFldId>${dstFolder}</DstFldId></Move></MoveItems>`,
+    );
+    const status = findText(reply.doc, 'Status');
+    const dstId = findText(reply.doc, 'DstMsgId');
+    if (status === '3' && dstId !== undefined) {
+      const data = this.collection(srcFolder).items.get(serverId);
+      this.collection(srcFolder).items.delete(serverId);
+      const dst = this.collection(dstFolder);
+      if (dst.key !== '0' && data !== undefined) dst.items.set(dstId, data);
+    }
+    return { status, dstId, reply };
+  }
+
   /** Ping (MS-ASCMD 2.2.1.13) on these collections; resolves when the server answers. */
   async ping(collectionIds: string[], opts: { signal?: AbortSignal; heartbeat?: number } = {}) {
     const folders = collectionIds
@@ -485,7 +518,8 @@ export class Device {
     const body = el(
       'ComposeMail',
       cmd,
-      el('ComposeMail', 'ClientId', `${this.deviceId}-${Date.now()}-${Math.random().toString(36).slice(2)}`),
+      // MS-ASCMD 2.2.3.28.1: at most 40 characters, unique per message.
+      el('ComposeMail', 'ClientId', `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 12)}`),
       source !== undefined &&
         el(
           'ComposeMail',
