@@ -33,8 +33,9 @@ export function entryFromVcard(text: string): DirectoryEntry | undefined {
   set('Phone', c.BusinessPhoneNumber);
   set('HomePhone', c.HomePhoneNumber);
   set('MobilePhone', c.MobilePhoneNumber);
-  if (c.Picture !== undefined && c.Picture !== '') {
-    const bytes = Buffer.from(c.Picture, 'base64');
+  const picture = c.Picture ?? card.props.flatMap((p) => (p.name === 'PHOTO' ? dataUri(p.value) : []))[0];
+  if (picture !== undefined && picture !== '') {
+    const bytes = Buffer.from(picture, 'base64');
     if (bytes.length > 0) e.Picture = new Uint8Array(bytes);
   }
   const certificates = card.props.flatMap((p) => (p.name === 'KEY' ? keyBytes(p) : []));
@@ -55,7 +56,16 @@ function keyBytes(p: VcardProperty): Uint8Array[] {
   if (pem?.[1] !== undefined) return [new Uint8Array(Buffer.from(pem[1].replace(/\s+/g, ''), 'base64'))];
   const enc = paramValues(p, 'ENCODING')[0]?.toLowerCase();
   if (enc === 'b' || enc === 'base64') return [new Uint8Array(Buffer.from(v.replace(/\s+/g, ''), 'base64'))];
-  const data = /^data:([^,;]*)(?:;[^,;]*)*;base64,(.*)$/is.exec(v);
+  const data = /^data:([^,;]*)(?:;[^,;]*)*;base64,(.*)$/is.exec(v.replace(/\\([,;:])/g, '$1'));
   if (data === null || /pgp/i.test(data[1] ?? '')) return [];
   return [new Uint8Array(Buffer.from((data[2] ?? '').replace(/\s+/g, ''), 'base64'))];
+}
+
+/**
+ * The base64 of a `data:` URI written with its `;` and `,` escaped as text (`data:image/jpeg\;
+ * base64\,…`), as vobject-based servers store 4.0 cards; the converter reads only the plain form.
+ */
+function dataUri(value: string): string[] {
+  const m = /^data:[^,;]*(?:;[^,;]*)*;base64,(.*)$/is.exec(value.trim().replace(/\\([,;:])/g, '$1'));
+  return m?.[1] === undefined ? [] : [m[1].replace(/\s+/g, '')];
 }

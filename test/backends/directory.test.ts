@@ -68,6 +68,20 @@ describe('entryFromVcard', () => {
     expect([e?.Picture, e?.Certificates]).toEqual([new Uint8Array(photo), [cert]]);
   });
 
+  it('a 4.0 data: URI stored with its ; and , escaped (vobject servers) still gives the photo and key', () => {
+    const cert = testCertificate('e@example.org');
+    const e = entryFromVcard(
+      card(
+        '4.0',
+        'FN:Eva Escaped',
+        'EMAIL:e@example.org',
+        `PHOTO:data:image/jpeg\\;base64\\,${b64(photo)}`,
+        `KEY:data:application/pkix-cert\\;base64\\,${b64(cert)}`,
+      ),
+    );
+    expect([e?.Picture, e?.Certificates]).toEqual([new Uint8Array(photo), [cert]]);
+  });
+
   it('no FN: the display name is composed from N, or is the address', () => {
     expect(entryFromVcard(card('3.0', 'N:Chen;Li;;;', 'EMAIL:li@example.org'))?.DisplayName).toBe('Li Chen');
     expect(entryFromVcard(card('3.0', 'EMAIL:desk@example.org'))?.DisplayName).toBe('desk@example.org');
