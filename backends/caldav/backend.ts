@@ -1,6 +1,6 @@
 // The CalDAV backend (RFC 4791): every calendar collection of the user is a Calendar folder (when
-// it takes VEVENT) and/or a Tasks folder (when it takes VTODO); every calendar object resource is
-// an item. Ids come from hrefs, versions are ETags, FilterType is a calendar-query time-range (the
+// it takes VEVENT) and/or a Tasks folder (when it takes VTODO); with `notes`, a collection taking
+// VJOURNAL only (a memo list) is a Notes folder; every calendar object resource is an item. Ids come from hrefs, versions are ETags, FilterType is a calendar-query time-range (the
 // server expands recurrences), the change feed is sync-collection (RFC 6578), reads are
 // calendar-multiget, writes are conditional PUTs that rewrite the stored object through
 // src/convert/icalendar.ts so properties a phone never saw survive its edits.
@@ -19,7 +19,7 @@ import type {
   WriteOptions,
 } from '../../src/backend/contract.js';
 import { BackendError, isBackendError } from '../../src/backend/errors.js';
-import type { CalendarItem, ItemClass, TaskItem, TypedItem } from '../../src/backend/model.js';
+import type { CalendarItem, ItemClass, NoteItem, TaskItem, TypedItem } from '../../src/backend/model.js';
 import {
   calendarToIcs,
   IcalendarError,
@@ -27,6 +27,7 @@ import {
   icsToTask,
   taskToIcs,
 } from '../../src/convert/icalendar.js';
+import { icsToNote, noteToIcs } from '../../src/convert/vjournal.js';
 import {
   buildXml,
   CALDAV,
@@ -69,8 +70,18 @@ export interface CalDavOptions {
    * "Calendar" with VEVENT and `tasks`, "Tasks" with VTODO); `false` makes nothing.
    */
   defaultCollections?:
-    | { calendar: { segment: string; displayName: string }; tasks: { segment: string; displayName: string } }
+    | {
+        calendar: { segment: string; displayName: string };
+        tasks: { segment: string; displayName: string };
+        /** With `notes` (default `notes`, "Notes" with VJOURNAL). */
+        notes?: { segment: string; displayName: string };
+      }
     | false;
+  /**
+   * Serve notes (MS-ASNOTE, 14.0+) from collections that take VJOURNAL and neither VEVENT nor
+   * VTODO (memo lists), and make the default one when there is none. Default false.
+   */
+  notes?: boolean;
 }
 
 /** Account.handle: which session the account belongs to. Holds no credentials. */
@@ -81,11 +92,14 @@ export class CalDavHandle {
   }
 }
 
-type Component = 'VEVENT' | 'VTODO';
-const componentOf = { Calendar: 'VEVENT', Tasks: 'VTODO' } as const;
+type Component = 'VEVENT' | 'VTODO' | 'VJOURNAL';
+type DavClass = 'Calendar' | 'Tasks' | 'Notes';
+const componentOf = { Calendar: 'VEVENT', Tasks: 'VTODO', Notes: 'VJOURNAL' } as const;
+const classOfComponent = { VEVENT: 'Calendar', VTODO: 'Tasks', VJOURNAL: 'Notes' } as const;
+const isDavClass = (c: ItemClass): c is DavClass => c === 'Calendar' || c === 'Tasks' || c === 'Notes';
 
 interface FolderInfo extends Folder {
-  class: 'Calendar' | 'Tasks';
+  class: DavClass;
   /** Absolute URL of the collection, ending in `/`. */
   url: string;
   component: Component;
@@ -111,6 +125,7 @@ const MULTIGET_BATCH = 100;
 const defaultNames: Record<FolderInfo['class'], string[]> = {
   Calendar: ['calendar', 'default', 'personal', 'home', 'calendars'],
   Tasks: ['tasks', 'todo', 'todos', 'reminders', 'task'],
+  Notes: ['notes', 'memos', 'journal', 'note'],
 };
 
 const statusError = (answer: DavAnswer, what: string): BackendError =>
@@ -137,8 +152,8 @@ export class CalDavBackend implements Backend {
   readonly changes: ChangeLog;
   readonly folders: FolderAdmin;
 
-  private readonly opts: Required<Omit<CalDavOptions, 'userMapping' | 'emailDomain' | 'timeZone'>> &
-    Pick<CalDavOptions, 'userMapping' | 'emailDomain' | 'timeZone'>;
+  private readonly opts: Required<Omit<CalDavOptions, 'userMapping' | 'emailDomain' | 'timeZone' | 'notes'>> &
+    Pick<CalDavOptions, 'userMapping' | 'emailDomain' | 'timeZone' | 'notes'>;
   private readonly sessions = new WeakMap<CalDavHandle, Session>();
   private readonly caches = new Map<string, UserCache>();
   private readonly dav: DavResources;
@@ -261,7 +276,7 @@ export class CalDavBackend implements Backend {
     const out = new Set<Component>();
     for (const c of [...set.getElementsByTagNameNS(CALDAV, 'comp')]) {
       const n = (c.getAttribute('name') ?? '').toUpperCase();
-      if (n === 'VEVENT' || n === 'VTODO') out.add(n);
+      if (n === 'VEVENT' || n === 'VTODO' || n === 'VJOURNAL') out.add(n);
     }
     return out;
   }
@@ -274,12 +289,16 @@ export class CalDavBackend implements Backend {
     const def = this.opts.defaultCollections;
     if (def !== false) {
       // phones expect a default calendar and task list (MS-ASCMD 2.2.3.186.3 types 8 and 7)
-      const has = (c: Component): boolean => calendars.some((r) => CalDavBackend.components(r).has(c));
+      const has = (c: Component): boolean =>
+        calendars.some((r) => this.classesOf(CalDavBackend.components(r)).includes(classOfComponent[c]));
       let made = false;
-      for (const [c, want] of [
+      const wanted: Array<readonly [Component, { segment: string; displayName: string }]> = [
         ['VEVENT', def.calendar],
         ['VTODO', def.tasks],
-      ] as const) {
+      ];
+      if (this.opts.notes === true)
+        wanted.push(['VJOURNAL', def.notes ?? { segment: 'notes', displayName: 'Notes' }]);
+      for (const [c, want] of wanted) {
         if (has(c)) continue;
         const url = new URL(`${encodeURIComponent(want.segment)}/`, home).href;
         const res = await this.mkcalendar(s, url, want.displayName, c, null, signal);
@@ -296,8 +315,8 @@ export class CalDavBackend implements Backend {
       const href = new URL(r.href, answer.url).href;
       const url = href.endsWith('/') ? href : `${href}/`;
       const segment = decodeURIComponent(lastSegment(url));
-      const components = CalDavBackend.components(r);
-      const mixed = components.has('VEVENT') && components.has('VTODO');
+      const classes = this.classesOf(CalDavBackend.components(r));
+      const mixed = classes.length > 1;
       const reports = prop(r, DAV, 'supported-report-set');
       const base = {
         url,
@@ -311,18 +330,20 @@ export class CalDavBackend implements Backend {
       };
       // A collection taking both components is listed twice: as a Calendar folder (the segment's
       // id) and as a Tasks folder (a hash of segment + "/tasks", which no segment can be).
-      if (components.has('VEVENT'))
+      if (classes.includes('Calendar'))
         infos.push({ ...base, id: idFor(segment), class: 'Calendar', component: 'VEVENT' });
-      if (components.has('VTODO'))
+      if (classes.includes('Tasks'))
         infos.push({
           ...base,
           id: mixed ? idFor(`${segment}/tasks`) : idFor(segment),
           class: 'Tasks',
           component: 'VTODO',
         });
+      if (classes.includes('Notes'))
+        infos.push({ ...base, id: idFor(segment), class: 'Notes', component: 'VJOURNAL' });
     }
     const sorted = [...infos].sort((x, y) => (x.url < y.url ? -1 : x.url > y.url ? 1 : 0));
-    for (const cls of ['Calendar', 'Tasks'] as const) {
+    for (const cls of ['Calendar', 'Tasks', 'Notes'] as const) {
       const mine = sorted.filter((f) => f.class === cls);
       // one named so, else a single-class one easd did not put below another, else the first by href
       const named = (f: FolderInfo): boolean => {
@@ -349,6 +370,19 @@ export class CalDavBackend implements Backend {
     const map = new Map(parentsFirst(sorted).map((f) => [f.id, f]));
     cache.folders = map;
     return map;
+  }
+
+  /**
+   * The folder classes of a collection: Calendar for VEVENT, Tasks for VTODO, and (with `notes`)
+   * Notes for a collection of VJOURNAL alone — a calendar that also takes journals stays a
+   * calendar, so generic collections (Radicale lists all three components) do not double as notes.
+   */
+  private classesOf(components: Set<Component>): DavClass[] {
+    const out: DavClass[] = [];
+    if (components.has('VEVENT')) out.push('Calendar');
+    if (components.has('VTODO')) out.push('Tasks');
+    if (this.opts.notes === true && components.has('VJOURNAL') && out.length === 0) out.push('Notes');
+    return out;
   }
 
   async listFolders(account: Account, signal: AbortSignal): Promise<Folder[]> {
@@ -418,8 +452,8 @@ export class CalDavBackend implements Backend {
     signal: AbortSignal,
   ): Promise<Folder> {
     const s = this.session(account);
-    if (cls !== 'Calendar' && cls !== 'Tasks')
-      throw new BackendError('unsupported', 'CalDAV keeps calendars and tasks only');
+    if (!isDavClass(cls) || (cls === 'Notes' && this.opts.notes !== true))
+      throw new BackendError('unsupported', 'CalDAV keeps calendars, tasks and (when enabled) notes only');
     const folders = await this.loadFolders(s, signal);
     if (parentId !== null && folders.get(parentId)?.class !== cls)
       throw new BackendError('not-found', 'no such parent folder');
@@ -619,21 +653,24 @@ export class CalDavBackend implements Backend {
       ...(this.opts.timeZone !== undefined && { timeZone: this.opts.timeZone }),
     };
     try {
-      return f.class === 'Calendar'
-        ? {
+      switch (f.class) {
+        case 'Calendar':
+          return {
             id,
             version,
             class: 'Calendar',
             item: icsToCalendar(text, { ...common, userAddresses: [account.email] }),
-          }
-        : { id, version, class: 'Tasks', item: icsToTask(text, common) };
+          };
+        case 'Tasks':
+          return { id, version, class: 'Tasks', item: icsToTask(text, common) };
+        case 'Notes':
+          return { id, version, class: 'Notes', item: icsToNote(text, common) };
+      }
     } catch (e) {
       if (!(e instanceof IcalendarError)) throw e;
       const summary = /^SUMMARY[;:](?:[^\r\n:]*:)?([^\r\n]*)$/m.exec(text)?.[1]?.trim();
       const Subject = summary !== undefined && summary !== '' ? summary : '(unreadable item)';
-      return f.class === 'Calendar'
-        ? { id, version, class: 'Calendar', item: { Subject } }
-        : { id, version, class: 'Tasks', item: { Subject } };
+      return { id, version, class: f.class, item: { Subject } } as ItemRecord;
     }
   }
 
@@ -652,6 +689,10 @@ export class CalDavBackend implements Backend {
         uid,
       });
     }
+    if (typed.class === 'Notes') {
+      const note: NoteItem = typed.item;
+      return noteToIcs(note, { ...(base !== undefined && { base }), uid });
+    }
     const item: TaskItem = (typed as { item: TaskItem }).item;
     return taskToIcs(item, {
       ...(base !== undefined && { base }),
@@ -664,7 +705,7 @@ export class CalDavBackend implements Backend {
     if (typed.class !== f.class)
       throw new BackendError(
         'unsupported',
-        `this folder holds ${f.class === 'Calendar' ? 'events' : 'tasks'} only`,
+        `this folder holds ${{ Calendar: 'events', Tasks: 'tasks', Notes: 'notes' }[f.class]} only`,
       );
   }
 

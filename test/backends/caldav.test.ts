@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openCalDavBackend, type CalDavBackend } from '../../backends/caldav/index.js';
 import { describeBackendConformance, expectBackendError } from '../../backends/testkit/index.js';
 import type { Account, Folder } from '../../src/backend/contract.js';
-import type { CalendarItem, TaskItem } from '../../src/backend/model.js';
+import type { CalendarItem, NoteItem, TaskItem } from '../../src/backend/model.js';
 
 const stack = inject('stack');
 const [alice, bob] = stack.users;
@@ -46,10 +46,11 @@ describeBackendConformance(
       url: stack.dav.url,
       timeoutMs: 10_000,
       emailDomain: 'easd.test',
+      notes: true,
     });
     return { backend, credentials: alice, otherCredentials: bob, teardown: async () => undefined };
   },
-  { classes: ['Calendar', 'Tasks'], capabilities: { changes: true, folders: true } },
+  { classes: ['Calendar', 'Tasks', 'Notes'], capabilities: { changes: true, folders: true } },
 );
 
 describe('caldav backend on Radicale', () => {
@@ -448,5 +449,108 @@ describe('caldav backend on Radicale', () => {
     await expectBackendError(gone.authenticate(alice.user, alice.password, signal), 'unavailable');
     // the credentials are not on the account
     expect(JSON.stringify(a)).not.toContain(alice.password);
+  });
+});
+
+describe('caldav backend on Radicale: notes as VJOURNAL', () => {
+  let backend: CalDavBackend;
+  let a: Account;
+  let memos: Folder;
+  let memoPath: string;
+
+  beforeAll(async () => {
+    backend = await openCalDavBackend({ url: stack.dav.url, emailDomain: 'easd.test', notes: true });
+    a = (await backend.authenticate(alice.user, alice.password, signal))!;
+    memos = await backend.folders.createFolder(a, null, `Test memos ${tag()}`, 'Notes', signal);
+    memoPath = `/${alice.user}/${memos.id}/`;
+  });
+
+  afterAll(async () => {
+    await backend.folders.deleteFolder(a, memos.id, signal).catch(() => undefined);
+  });
+
+  const readNote = async (id: string): Promise<NoteItem | undefined> =>
+    (await backend.getItems(a, memos.id, [id], { bodyPreferences: [{ Type: 1 }] }, signal))[0]?.item as
+      NoteItem | undefined;
+
+  it('makes a memo list (MKCALENDAR with VJOURNAL only) and lists it as a Notes folder, with a default one', async () => {
+    const props = await raw(
+      'PROPFIND',
+      memoPath,
+      '<?xml version="1.0"?><propfind xmlns="DAV:"><prop><supported-calendar-component-set xmlns="urn:ietf:params:xml:ns:caldav"/></prop></propfind>',
+      { Depth: '0', 'Content-Type': 'application/xml' },
+    );
+    const body = await props.text();
+    expect(body).toMatch(/name="VJOURNAL"/);
+    expect(body).not.toMatch(/name="VEVENT"|name="VTODO"/);
+    const folders = await backend.listFolders(a, signal);
+    expect(folders.find((f) => f.id === memos.id)).toMatchObject({ class: 'Notes', role: null });
+    expect(folders.filter((f) => f.class === 'Notes' && f.role === 'default')).toHaveLength(1);
+  });
+
+  it('a calendar that also takes VJOURNAL stays a calendar only; without `notes` no Notes folder at all', async () => {
+    const seg = `all-${tag()}`;
+    expect((await raw('MKCALENDAR', `/${alice.user}/${seg}/`)).status).toBe(201);
+    try {
+      // Radicale lists VEVENT, VTODO and VJOURNAL for a collection made without a component set
+      const folders = await backend.listFolders(a, signal);
+      const calView = folders.find((f) => f.id === seg);
+      expect(calView?.class).toBe('Calendar');
+      const same = folders.filter((f) => f.displayName === calView?.displayName);
+      expect(same.map((f) => f.class).sort()).toEqual(['Calendar', 'Tasks']);
+      const plain = await openCalDavBackend({ url: stack.dav.url, emailDomain: 'easd.test' });
+      const pa = (await plain.authenticate(alice.user, alice.password, signal))!;
+      expect((await plain.listFolders(pa, signal)).some((f) => f.class === 'Notes')).toBe(false);
+      await expectBackendError(
+        plain.folders.createFolder(pa, null, `No notes ${tag()}`, 'Notes', signal),
+        'unsupported',
+      );
+    } finally {
+      await raw('DELETE', `/${alice.user}/${seg}/`);
+    }
+  });
+
+  it('stores a note as a VJOURNAL, reads it back, and an edit keeps what the note does not map', async () => {
+    const note: NoteItem = {
+      Subject: `Groceries ${tag()}`,
+      Body: { Type: 1, EstimatedDataSize: 10, Data: 'milk, eggs' },
+      Categories: ['Home'],
+      MessageClass: 'IPM.StickyNote',
+      LastModifiedDate: new Date('2026-11-20T10:00:00Z'),
+    };
+    const stamp = await backend.createItem(a, memos.id, { class: 'Notes', item: note }, signal);
+    const hrefs = await raw('PROPFIND', memoPath, undefined, { Depth: '1' });
+    const href = [...(await hrefs.text()).matchAll(/<(?:[A-Za-z]+:)?href>([^<]+\.ics)<\//g)].map(
+      (m) => m[1]!,
+    );
+    expect(href).toHaveLength(1);
+    const stored = unfold(await (await raw('GET', href[0]!)).text());
+    expect(stored).toMatch(/^BEGIN:VJOURNAL\r?$/m);
+    expect(stored).toContain(`SUMMARY:${note.Subject}`);
+    expect(stored).toMatch(/^LAST-MODIFIED:20261120T100000Z\r?$/m);
+    expect(await readNote(stamp.id)).toEqual({ ...note, Body: { ...note.Body, EstimatedDataSize: 10 } });
+
+    // another client adds STATUS and an X- property; the phone's edit keeps them
+    const edited = stored.replace(
+      'BEGIN:VJOURNAL\r\n',
+      'BEGIN:VJOURNAL\r\nSTATUS:FINAL\r\nX-OTHER-APP:kept\r\n',
+    );
+    expect((await raw('PUT', href[0]!, edited)).status).toBeLessThan(300);
+    const [now] = await backend.listStamps(a, memos.id, {}, signal);
+    const after = await backend.updateItem(
+      a,
+      memos.id,
+      stamp.id,
+      { class: 'Notes', item: { ...note, Subject: 'Groceries (done)' } },
+      { ifVersion: now!.version },
+      signal,
+    );
+    expect(after.version).not.toBe(now!.version);
+    const rewritten = unfold(await (await raw('GET', href[0]!)).text());
+    expect(rewritten).toContain('SUMMARY:Groceries (done)');
+    expect(rewritten).toMatch(/^STATUS:FINAL\r?$/m);
+    expect(rewritten).toMatch(/^X-OTHER-APP:kept\r?$/m);
+    await backend.deleteItem(a, memos.id, stamp.id, {}, signal);
+    expect(await backend.listStamps(a, memos.id, {}, signal)).toEqual([]);
   });
 });
