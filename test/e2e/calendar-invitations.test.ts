@@ -11,8 +11,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openEasd, type Easd } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { readSpool, type SpoolMessage } from '../stack/smtp.js';
-import { EasTestClient, findAll, findText } from '../support/eas-client.js';
-import { validateEasResponse } from '../support/schema.js';
+import { findAll, findText } from '../support/eas-client.js';
+import { davObjects, syncedPhone, type SyncedPhone } from './calendar-support.js';
 
 const stack = inject('stack');
 const carol = stack.users.find((u) => u.user === 'carol')!;
@@ -38,44 +38,8 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-interface Phone {
-  client: EasTestClient;
-  calendar: string;
-  key: string;
-}
-
-async function phoneOn(version: string): Promise<Phone> {
-  const client = EasTestClient.inject(easd.app, {
-    user: carol.user,
-    password: carol.password,
-    deviceId: `INV${version.replace('.', '')}${Date.now()}`,
-    version,
-  });
-  await client.provision();
-  const fs = await client.command(
-    'FolderSync',
-    '<FolderSync xmlns="FolderHierarchy:"><SyncKey>0</SyncKey></FolderSync>',
-  );
-  const calendar = findAll(fs.doc, 'Add').find((a) => findText(a, 'Type') === '8');
-  const phone = { client, calendar: findText(calendar, 'ServerId')!, key: '0' };
-  await sync(phone, '');
-  for (let i = 0; i < 20; i++) {
-    const res = await sync(phone, '<GetChanges/><WindowSize>100</WindowSize>');
-    if (res === undefined || findAll(res, 'MoreAvailable').length === 0) break;
-  }
-  return phone;
-}
-
-async function sync(phone: Phone, inner: string): Promise<ReturnType<typeof findAll>[number] | undefined> {
-  const res = await phone.client.command(
-    'Sync',
-    `<Sync xmlns="AirSync:"><Collections><Collection><SyncKey>${phone.key}</SyncKey><CollectionId>${phone.calendar}</CollectionId>${inner}</Collection></Collections></Sync>`,
-  );
-  // MS-ASCMD 2.2.1.21: nothing to say is an empty response, and the key stays
-  if (res.doc === undefined) return undefined;
-  await validateEasResponse(res.doc, 'Sync');
-  phone.key = findText(res.doc, 'SyncKey')!;
-  return res.doc;
+async function phoneOn(version: string): Promise<SyncedPhone> {
+  return syncedPhone(easd.app, carol, version, '8');
 }
 
 const addCmd = (clientId: string, data: string): string =>
@@ -121,31 +85,16 @@ async function calendarPart(
 
 /** Every calendar object on Radicale whose SUMMARY is this subject. */
 async function onRadicale(subject: string): Promise<string[]> {
-  const hrefsIn = async (url: string): Promise<string[]> => {
-    const res = await fetch(url, { method: 'PROPFIND', headers: { authorization: auth, depth: '1' } });
-    return [...(await res.text()).matchAll(/<(?:[A-Za-z]+:)?href>([^<]+)<\//g)].map((m) => m[1]!);
-  };
-  const out: string[] = [];
-  for (const collection of await hrefsIn(`${stack.dav.url}${carol.user}/`)) {
-    if (!collection.endsWith('/')) continue;
-    for (const h of await hrefsIn(new URL(collection, stack.dav.url).toString())) {
-      if (!h.endsWith('.ics')) continue;
-      const text = await (
-        await fetch(new URL(h, stack.dav.url), { headers: { authorization: auth } })
-      ).text();
-      if (text.replace(/\r?\n[ \t]/g, '').includes(`SUMMARY:${subject}`))
-        out.push(text.replace(/\r?\n[ \t]/g, ''));
-    }
-  }
-  return out;
+  return [...(await davObjects(stack.dav.url, carol)).values()].filter((t) =>
+    t.includes(`SUMMARY:${subject}`),
+  );
 }
 
 describe('invitations for meetings organized on a 16.1 phone', () => {
   it('Add → REQUEST to both attendees; Change → SEQUENCE 1 REQUEST and CANCEL to the removed one; Delete → CANCEL', async () => {
     const phone = await phoneOn('16.1');
     const subject = `Planning ${Date.now()}`;
-    const added = await sync(
-      phone,
+    const added = await phone.sync(
       addCmd(
         'm1',
         `${meeting(subject, '20310304T090000Z', '20310304T100000Z', [
@@ -178,8 +127,7 @@ describe('invitations for meetings organized on a 16.1 phone', () => {
     expect(req.text).toContain('When:');
 
     // Change: an hour later, Dave no longer invited
-    const changed = await sync(
-      phone,
+    const changed = await phone.sync(
       changeCmd(
         serverId,
         `${meeting(subject, '20310304T100000Z', '20310304T110000Z', [attendee('alice@easd.test', 'Alice')])}`,
@@ -203,8 +151,7 @@ describe('invitations for meetings organized on a 16.1 phone', () => {
     expect((await onRadicale(subject))[0]).toMatch(/^SEQUENCE:1\r?$/m);
 
     // a change only the user sees (the reminder) tells nobody
-    await sync(
-      phone,
+    await phone.sync(
       changeCmd(
         serverId,
         `${meeting(subject, '20310304T100000Z', '20310304T110000Z', [
@@ -215,7 +162,7 @@ describe('invitations for meetings organized on a 16.1 phone', () => {
     expect(await sentFor(subject)).toHaveLength(3);
 
     // Delete: Alice learns it is off, with SEQUENCE 2; the event is gone from Radicale
-    const deleted = await sync(phone, deleteCmd(serverId));
+    const deleted = await phone.sync(deleteCmd(serverId));
     expect(findAll(deleted, 'Delete').map((d) => findText(d, 'Status'))).toEqual([]);
     const all = await sentFor(subject);
     expect(all).toHaveLength(4);
@@ -256,13 +203,12 @@ describe('invitations for meetings organized on a 16.1 phone', () => {
       body: ics,
     });
     expect(put.status).toBe(201);
-    const synced = await sync(phone, '<GetChanges/><WindowSize>100</WindowSize>');
+    const synced = await phone.sync('<GetChanges/><WindowSize>100</WindowSize>');
     const theirs = findAll(synced, 'Add').find((a) => findText(a, 'Subject') === subject);
     expect(findText(theirs, 'MeetingStatus')).toBe('3');
     const serverId = findText(theirs, 'ServerId')!;
     // the phone moves it and drops an attendee on its copy, then deletes it: Erin's business
-    await sync(
-      phone,
+    await phone.sync(
       changeCmd(
         serverId,
         `${meeting(subject, '20310305T100000Z', '20310305T110000Z', [
@@ -270,15 +216,13 @@ describe('invitations for meetings organized on a 16.1 phone', () => {
         ])}`,
       ),
     );
-    await sync(phone, deleteCmd(serverId));
+    await phone.sync(deleteCmd(serverId));
     // and an appointment without attendees, added and deleted
-    const alone = await sync(
-      phone,
+    const alone = await phone.sync(
       `<Commands><Add><ClientId>t2</ClientId><ApplicationData><Subject xmlns="Calendar:">${subject} alone</Subject><StartTime xmlns="Calendar:">20310305T110000Z</StartTime><EndTime xmlns="Calendar:">20310305T120000Z</EndTime></ApplicationData></Add></Commands>`,
     );
     expect(findText(findAll(alone, 'Add')[0], 'Status')).toBe('1');
-    await sync(
-      phone,
+    await phone.sync(
       `<Commands><Delete><ServerId>${findText(findAll(alone, 'Add')[0], 'ServerId')}</ServerId></Delete></Commands>`,
     );
     expect(await sentFor(subject)).toEqual([]);
@@ -288,8 +232,7 @@ describe('invitations for meetings organized on a 16.1 phone', () => {
   it('a 14.1 phone sends its own meeting request (SendMail): easd sends none', async () => {
     const phone = await phoneOn('14.1');
     const subject = `Old phone ${Date.now()}`;
-    const res = await sync(
-      phone,
+    const res = await phone.sync(
       addCmd(
         'o1',
         `${meeting(subject, '20310306T090000Z', '20310306T100000Z', [
