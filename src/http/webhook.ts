@@ -1,7 +1,8 @@
 // The push webhook: the mail server reports new mail or flag changes for a user, so a large site
-// needs no IMAP connection per user to push. Dovecot's push_notification plugin (OX driver) POSTs
-// JSON like {"user":"alice","event":"messageNew","folder":"INBOX",…} with HTTP Basic credentials
-// taken from its URL; easd accepts the shared secret as that password, or as a Bearer token.
+// needs no IMAP connection per user to push. Dovecot's push_notification plugin (OX driver) PUTs
+// JSON like {"user":"alice","event":"messageNew","folder":"INBOX","imap-uid":7,…} with HTTP Basic
+// credentials taken from its URL; easd accepts the shared secret as that password, or as a Bearer
+// token, on PUT or POST. Fields easd does not use (uid, from, subject, snippet) are ignored.
 import { timingSafeEqual } from 'node:crypto';
 import { parseBasicAuth } from './auth.js';
 

@@ -258,3 +258,43 @@ export async function deliverLda(
 ): Promise<void> {
   await run('/usr/lib/dovecot/dovecot-lda', ['-c', dovecotConfFile(instance), '-d', user], raw);
 }
+
+/**
+ * Dovecot's push_notification plugin with the OX driver, for an instance's `extraConfig`: on each
+ * delivery (LDA/LMTP: MessageNew) to INBOX it PUTs JSON to `url` (credentials in the URL become
+ * HTTP Basic). The driver only notifies users whose server METADATA holds
+ * /private/vendor/vendor.dovecot/http-notify (see enablePushNotification), so METADATA is on too.
+ */
+export function pushNotificationConfig(url: string): string {
+  return `
+# push_notification (OX driver), see docs/push.md
+mail_plugins = $mail_plugins notify push_notification
+mail_attribute_dict = file:%h/dovecot-metadata
+protocol imap {
+  imap_metadata = yes
+}
+plugin {
+  push_notification_driver = ox:url=${url} timeout_msecs=2000
+}
+`;
+}
+
+/** Sets the METADATA the OX driver wants before it notifies for `user`. */
+export async function enablePushNotification(
+  instance: Pick<DovecotInstance, 'dir'>,
+  user: string,
+): Promise<void> {
+  await run('/usr/bin/doveadm', [
+    '-c',
+    dovecotConfFile(instance),
+    'mailbox',
+    'metadata',
+    'set',
+    '-u',
+    user,
+    '-s',
+    '',
+    '/private/vendor/vendor.dovecot/http-notify',
+    `user=${user}`,
+  ]);
+}
