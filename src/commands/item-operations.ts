@@ -19,9 +19,9 @@ import { encodeItem } from '../protocol/items/index.js';
 import { ProtocolError } from '../protocol/read.js';
 import type { DeviceScope } from '../state/store.js';
 import { SyncStateStore } from '../state/sync-state.js';
-import type { CollectionState } from '../sync/collection.js';
+import { itemIdFor, type CollectionState } from '../sync/collection.js';
 import { backendCall, type EngineContext, type EngineDeps } from './deps.js';
-import { collectionResolver, itemIdIn, type Collection } from './move-items.js';
+import { collectionResolver, type Collection } from './move-items.js';
 import { versionAtLeast, type CommandHandler } from './types.js';
 
 interface Run {
@@ -100,8 +100,13 @@ async function fetchItem(run: Run, op: FetchRequest, echo: FetchResponse): Promi
   const serverId = op.ServerId ?? '';
   // ServerIds carry their collection ("<collection>:<item>"), so a missing CollectionId is found.
   const collection = run.resolve(op.CollectionId ?? serverId.slice(0, Math.max(0, serverId.indexOf(':'))));
-  const itemId = collection === undefined ? undefined : itemIdIn(collection.collectionId, serverId);
-  if (collection === undefined || itemId === undefined) return { ...echo, Status: Status.ObjectNotFound };
+  if (collection === undefined) return { ...echo, Status: Status.ObjectNotFound };
+  // the item may have a new backend id since the device got its ServerId (a draft edit)
+  const synced = await new SyncStateStore<CollectionState, WbxmlElement>(run.scope).current(
+    collection.collectionId,
+  );
+  const itemId = itemIdFor(synced?.state, collection.collectionId, serverId);
+  if (itemId === undefined) return { ...echo, Status: Status.ObjectNotFound };
   const read = await backendCall('ItemOperations', () =>
     deps.backend.getItems(ctx.account, collection.folderId, [itemId], readOptions(op.options), ctx.signal),
   );

@@ -31,7 +31,13 @@ import {
 } from '../protocol/compose-mail.js';
 import { ProtocolError } from '../protocol/read.js';
 import type { DeviceScope } from '../state/store.js';
-import { FolderIdMap, HierarchyStateStore, type HierarchyState } from '../state/sync-state.js';
+import {
+  FolderIdMap,
+  HierarchyStateStore,
+  SyncStateStore,
+  type HierarchyState,
+} from '../state/sync-state.js';
+import { itemIdFor, serverIdOf, type CollectionState } from '../sync/collection.js';
 import { classOfType } from '../sync/hierarchy.js';
 import { backendCall, type EngineContext, type EngineDeps } from './deps.js';
 import { versionAtLeast, type CommandHandler, type CommandResult } from './types.js';
@@ -180,10 +186,14 @@ async function resolveSource(
   if (folder === undefined || classOfType(folder.Type) !== 'Email') return undefined;
   const folderId = (await FolderIdMap.load(scope)).backendId(folder.ServerId);
   if (folderId === undefined) return undefined;
-  const itemId = serverId.startsWith(`${folder.ServerId}:`)
+  const named = serverId.startsWith(`${folder.ServerId}:`)
     ? serverId.slice(folder.ServerId.length + 1)
     : serverId;
-  return itemId === '' ? undefined : { folderId, itemId };
+  if (named === '') return undefined;
+  // the item may have a new backend id since the device got its ServerId (a draft edit)
+  const synced = await new SyncStateStore<CollectionState, unknown>(scope).current(folder.ServerId);
+  const itemId = itemIdFor(synced?.state, folder.ServerId, serverIdOf(folder.ServerId, named)) ?? named;
+  return { folderId, itemId };
 }
 
 /**

@@ -34,6 +34,12 @@ export interface CollectionState {
   clientIds?: Map<string, string>;
   /** Supported element sent with SyncKey 0 (ghosted properties, MS-ASCMD 2.2.3.179). */
   supported?: WbxmlElement;
+  /**
+   * Item id in the device's ServerId → the item's backend id now, for items whose backend id
+   * changed under a device write (an IMAP draft edit APPENDs a new message: a new UID). The device
+   * keeps its ServerId, as MS-ASCMD 2.2.3.156.1 expects of a Change.
+   */
+  aliases?: Map<string, string>;
 }
 
 /** MS-ASCMD 2.2.3.177.17 Sync status values. */
@@ -114,6 +120,43 @@ export function itemIdOf(collectionId: string, serverId: string): string | undef
     : undefined;
 }
 
+/** The backend id of an item the device names by `serverId` in the collection, following a changed id. */
+export function itemIdFor(
+  state: Pick<CollectionState, 'aliases'> | undefined,
+  collectionId: string,
+  serverId: string,
+): string | undefined {
+  const id = itemIdOf(collectionId, serverId);
+  return id === undefined ? undefined : (state?.aliases?.get(id) ?? id);
+}
+
+/** The ServerId the device knows a backend item by. */
+export function serverIdFor(
+  state: Pick<CollectionState, 'aliases'>,
+  collectionId: string,
+  itemId: string,
+): string {
+  if (state.aliases !== undefined)
+    for (const [deviceId, backendId] of state.aliases)
+      if (backendId === itemId) return serverIdOf(collectionId, deviceId);
+  return serverIdOf(collectionId, itemId);
+}
+
+/** Records that the item the device calls `deviceId` has the backend id `itemId` now. */
+function setAlias(state: CollectionState, deviceId: string, itemId: string): void {
+  state.aliases ??= new Map();
+  if (deviceId === itemId) state.aliases.delete(deviceId);
+  else state.aliases.set(deviceId, itemId);
+  if (state.aliases.size === 0) delete state.aliases;
+}
+
+/** Forgets the alias of a backend item that went away. */
+function dropAlias(state: CollectionState, itemId: string): void {
+  if (state.aliases === undefined) return;
+  for (const [deviceId, backendId] of state.aliases) if (backendId === itemId) state.aliases.delete(deviceId);
+  if (state.aliases.size === 0) delete state.aliases;
+}
+
 /** Runs a backend call; a failure becomes the Sync Status of that one operation. */
 async function attempt<T>(
   fn: () => Promise<T>,
@@ -184,8 +227,9 @@ export async function applyClientCommands(
         Status: SyncStatus.Success,
       });
     } else if (c.kind === 'Change') {
-      const id = itemIdOf(cx.collectionId, c.ServerId);
-      if (id === undefined) {
+      const deviceId = itemIdOf(cx.collectionId, c.ServerId);
+      const id = itemIdFor(state, cx.collectionId, c.ServerId);
+      if (id === undefined || deviceId === undefined) {
         responses.push({ kind: 'Change', ServerId: c.ServerId, Status: SyncStatus.ObjectNotFound });
         continue;
       }
@@ -227,9 +271,14 @@ export async function applyClientCommands(
         responses.push({ kind: 'Change', ServerId: c.ServerId, Status: r.status });
         continue;
       }
-      state.known.set(id, r.value.version);
+      if (r.value.id !== id) {
+        // the store replaced the item (an IMAP draft edit): the device keeps its ServerId
+        state.known.delete(id);
+        setAlias(state, deviceId, r.value.id);
+      }
+      state.known.set(r.value.id, r.value.version);
     } else if (c.kind === 'Delete') {
-      const id = itemIdOf(cx.collectionId, c.ServerId);
+      const id = itemIdFor(state, cx.collectionId, c.ServerId);
       if (id === undefined) {
         responses.push({ kind: 'Delete', ServerId: c.ServerId, Status: SyncStatus.ObjectNotFound });
         continue;
@@ -248,11 +297,12 @@ export async function applyClientCommands(
         await invite?.send();
       });
       state.known.delete(id);
+      dropAlias(state, id);
       // MS-ASCMD 2.2.3.154: only failed deletions get a response; a vanished item is gone anyway.
       if (!r.ok && r.status !== SyncStatus.ObjectNotFound)
         responses.push({ kind: 'Delete', ServerId: c.ServerId, Status: r.status });
     } else {
-      const id = itemIdOf(cx.collectionId, c.ServerId);
+      const id = itemIdFor(state, cx.collectionId, c.ServerId);
       const r = await attempt(() =>
         id === undefined
           ? Promise.resolve([])
@@ -307,10 +357,11 @@ export async function collectServerChanges(
   const sent: Change[] = [];
   const itemCtx = { protocolVersion: cx.protocolVersion };
   for (const c of window) {
-    const serverId = serverIdOf(cx.collectionId, c.id);
+    const serverId = serverIdFor(state, cx.collectionId, c.id);
     if (c.kind === 'delete') {
       commands.push({ kind: 'Delete', ServerId: serverId });
       sent.push(c);
+      dropAlias(state, c.id);
       continue;
     }
     const record = byId.get(c.id);
