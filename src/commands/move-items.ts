@@ -16,7 +16,7 @@ import {
 import { ProtocolError } from '../protocol/read.js';
 import { LockTimeoutError, type DeviceScope } from '../state/store.js';
 import { SyncStateStore } from '../state/sync-state.js';
-import { itemIdOf, type CollectionState } from '../sync/collection.js';
+import { itemIdFor, itemIdOf, type CollectionState } from '../sync/collection.js';
 import { loadDeviceFolders } from '../sync/device-folders.js';
 import { backendCall, type EngineContext, type EngineDeps } from './deps.js';
 import { versionAtLeast, type CommandHandler, type ProtocolVersion } from './types.js';
@@ -106,13 +106,21 @@ async function moveOne(
       : [dst.collectionId, src.collectionId];
   const lockOpts = { signal: ctx.signal, waitMs: lockWaitMs };
   const locked = async (): Promise<MoveResponse> => {
+    const states = new SyncStateStore<CollectionState, WbxmlElement>(scope);
+    // the item may have a new backend id since the device got its ServerId (a draft edit)
+    const current = itemIdFor(
+      (await states.current(src.collectionId))?.state,
+      src.collectionId,
+      move.SrcMsgId,
+    );
+    const backendId = current ?? itemId;
     const r = await backendCall('MoveItems', () =>
-      deps.backend.moveItem(ctx.account, src.folderId, itemId, dst.folderId, ctx.signal),
+      deps.backend.moveItem(ctx.account, src.folderId, backendId, dst.folderId, ctx.signal),
     );
     if (!r.ok) return answer(r.status);
-    const states = new SyncStateStore<CollectionState, WbxmlElement>(scope);
     await states.update(src.collectionId, (s) => {
-      s.known.delete(itemId);
+      s.known.delete(backendId);
+      s.aliases?.delete(itemId);
       return s;
     });
     await states.update(dst.collectionId, (s) => {
