@@ -85,7 +85,10 @@ const LIBWBXML_NAMES: Record<string, Record<string, string>> = {
 };
 
 /** 16.1 tokens libwbxml does not know at all (besides the whole Find page). */
-const LIBWBXML_MISSING: Record<string, string[]> = { Provision: ['AccountOnlyRemoteWipe'] };
+const LIBWBXML_MISSING: Record<string, string[]> = {
+  Provision: ['AccountOnlyRemoteWipe'],
+  MeetingResponse: ['ProposedStartTime', 'ProposedEndTime'],
+};
 
 /** Elements whose XML text libwbxml reads and writes as base64 of OPAQUE bytes (byte arrays). */
 const LIBWBXML_OPAQUE = new Set([

@@ -52,7 +52,7 @@ describe('code pages', () => {
       }
       expect(p.names.filter((n) => n !== undefined)).toHaveLength(p.tokens.size);
     }
-    expect(total).toBe(584);
+    expect(total).toBe(586);
   });
 
   it.each([
@@ -63,6 +63,8 @@ describe('code pages', () => {
     ['Email', 'DtStamp', 0x1d],
     ['Calendar', 'Timezone', 0x05],
     ['Calendar', 'ClientUid', 0x3c],
+    ['MeetingResponse', 'ProposedStartTime', 0x10],
+    ['MeetingResponse', 'ProposedEndTime', 0x11],
     ['FolderHierarchy', 'FolderSync', 0x16],
     ['MeetingResponse', 'SendResponse', 0x12],
     ['Tasks', 'UtcDueDate', 0x0d],

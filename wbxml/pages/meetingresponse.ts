@@ -11,5 +11,8 @@ export const meetingResponse = defineCodePage(8, 'MeetingResponse', {
   Status: 0x0b,
   UserResponse: 0x0c,
   InstanceId: 0x0e,
+  // 16.1: a new time proposed with the answer (MS-ASCMD 2.2.3.140, 2.2.3.141)
+  ProposedStartTime: 0x10,
+  ProposedEndTime: 0x11,
   SendResponse: 0x12,
 });
