@@ -7,17 +7,8 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { FastifyInstance } from 'fastify';
 import type { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { openImapBackend, type ImapBackend } from '../../backends/imap/index.js';
-import type { Account } from '../../src/backend/contract.js';
-import { defaultPushSettings, type EngineDeps } from '../../src/commands/deps.js';
-import { createEngineGate, createHandlers } from '../../src/commands/index.js';
-import { redisBus, type PushBus } from '../../src/push/bus.js';
-import { PushHub } from '../../src/push/hub.js';
-import { buildServer } from '../../src/server.js';
-import { openStateStore, type StateStore } from '../../src/state/store.js';
 import {
   imapConnect,
   imapConnections,
@@ -27,8 +18,7 @@ import {
 } from '../stack/dovecot.js';
 import type { TestUser } from '../stack/users.js';
 import type { EasReply } from '../support/eas-client.js';
-import { testPolicy } from '../support/engine.js';
-import { HELD, mail, Phone, pingStatus, within } from './push-phone.js';
+import { HELD, mail, Phone, pingStatus, startPushEasd, within, type PushEasd } from './push-phone.js';
 
 const stack = inject('stack');
 const run = `${process.pid}x${Date.now()}`;
@@ -38,55 +28,21 @@ const erin: TestUser = { user: 'erin', password: 'erin-pw-2Wm8', email: 'erin@ea
 let dir: string;
 let dovecot: DovecotInstance;
 
-interface Easd {
-  app: FastifyInstance;
-  backend: ImapBackend;
-  hub: PushHub;
-  close(): Promise<void>;
-}
-
 /** easd on this file's Dovecot, state and push on the stack's Redis. */
-async function startEasd(watchNotify: boolean): Promise<Easd> {
-  const backend = await openImapBackend({
-    url: `imap://${dovecot.host}:${dovecot.port}?starttls=never`,
-    domain: 'easd.test',
-    // pool connections go quickly, so what stays open while Pings are held is the watcher
-    idleTimeoutMs: 300,
-    watchNotify,
-    // without NOTIFY, other folders are polled; with it nothing is, whatever this says
-    watchPollMs: watchNotify ? 600_000 : 300,
-  });
-  const state: StateStore = await openStateStore({
-    url: stack.redis.url,
+function startEasd(watchNotify: boolean): Promise<PushEasd> {
+  return startPushEasd({
+    imap: dovecot,
+    backend: {
+      // pool connections go quickly, so what stays open while Pings are held is the watcher
+      idleTimeoutMs: 300,
+      watchNotify,
+      // without NOTIFY, other folders are polled; with it nothing is, whatever this says
+      watchPollMs: watchNotify ? 600_000 : 300,
+    },
+    redisUrl: stack.redis.url,
     dataDir: dir,
     namespace: `pushimap${run}${watchNotify ? 'n' : 'i'}`,
   });
-  const bus: PushBus = await redisBus(stack.redis.url, `easd-pushimap-${run}`);
-  const hub = new PushHub({ backend, bus, coalesceMs: 5 });
-  const deps: EngineDeps = {
-    backend,
-    state,
-    policy: testPolicy,
-    push: { hub, settings: defaultPushSettings },
-  };
-  const app = await buildServer<Account>({
-    logger: false,
-    authenticate: (u, p, s) => backend.authenticate(u, p, s),
-    handlers: createHandlers(deps),
-    gate: createEngineGate(deps),
-  });
-  return {
-    app,
-    backend,
-    hub,
-    close: async () => {
-      await app.close();
-      await hub.close();
-      await bus.close();
-      await backend.close();
-      await state.close();
-    },
-  };
 }
 
 beforeAll(async () => {
@@ -109,7 +65,7 @@ async function withImap<T>(user: TestUser, fn: (c: ImapFlow) => Promise<T>): Pro
 }
 
 /** The hub, the backend's watcher and easd's sockets and timers once every held request ended. */
-async function expectNothingHeld(easd: Easd, user: string): Promise<void> {
+async function expectNothingHeld(easd: PushEasd, user: string): Promise<void> {
   await vi.waitFor(() =>
     expect(easd.hub.stats()).toMatchObject({ users: 0, listeners: 0, claims: 0, watchers: 0 }),
   );
@@ -122,7 +78,7 @@ describe.each([
   ['NOTIFY', true],
   ['IDLE + STATUS polls', false],
 ] as const)('Ping on Dovecot, watching with %s', (_name, notify) => {
-  let easd: Easd;
+  let easd: PushEasd;
   let phone: Phone;
   const work = `Work ${run}`;
   const user = notify ? dana : erin;

@@ -1,7 +1,19 @@
-// A scripted phone for the Direct Push e2e tests (push-*.test.ts): provisioned, knows its folders
-// by name, keeps each collection synced so a Ping has nothing old to report, and holds Pings.
+// For the Direct Push e2e tests (push-*.test.ts): easd composed on the IMAP backend with state and
+// push signals on Redis, and a scripted phone — provisioned, knows its folders by name, keeps each
+// collection synced so a Ping has nothing old to report, and holds Pings.
 import type { FastifyInstance } from 'fastify';
 import { expect } from 'vitest';
+import { openImapBackend, type ImapBackend } from '../../backends/imap/index.js';
+import type { ImapBackendOptions } from '../../backends/imap/options.js';
+import type { Account, Backend } from '../../src/backend/contract.js';
+import { defaultPushSettings, type EngineDeps } from '../../src/commands/deps.js';
+import { createEngineGate, createHandlers } from '../../src/commands/index.js';
+import type { WebhookEvent } from '../../src/http/webhook.js';
+import { redisBus } from '../../src/push/bus.js';
+import { PushHub } from '../../src/push/hub.js';
+import { buildServer } from '../../src/server.js';
+import { openStateStore } from '../../src/state/store.js';
+import { testPolicy } from '../support/engine.js';
 import type { TestUser } from '../stack/users.js';
 import { EasTestClient, findAll, findText, type EasReply } from '../support/eas-client.js';
 import { validateEasResponse } from '../support/schema.js';
@@ -87,5 +99,77 @@ export async function pingStatus(
   return {
     status: findText(reply.doc, 'Status'),
     folders: findAll(reply.doc, 'Folder').map((f) => String(f.value)),
+  };
+}
+
+export interface PushEasd {
+  app: FastifyInstance;
+  backend: ImapBackend;
+  hub: PushHub;
+  close(): Promise<void>;
+}
+
+export interface PushEasdOptions {
+  imap: { host: string; port: number };
+  /** Backend options besides the URL and domain. */
+  backend?: Partial<ImapBackendOptions>;
+  /** false: the backend does not watch, the hub polls every ten minutes (webhook tests). */
+  watch?: boolean;
+  redisUrl: string;
+  dataDir: string;
+  /** Keeps this easd's state keys and push channels apart from other tests'. */
+  namespace: string;
+  webhook?: { secret: string; onEvent?: (event: WebhookEvent) => void };
+}
+
+/** easd on the IMAP backend, state and push on Redis, as app.ts composes it (not listening). */
+export async function startPushEasd(opts: PushEasdOptions): Promise<PushEasd> {
+  const backend = await openImapBackend({
+    ...opts.backend,
+    url: `imap://${opts.imap.host}:${opts.imap.port}?starttls=never`,
+    domain: 'easd.test',
+  });
+  const served: Backend =
+    opts.watch === false ? (Object.create(backend, { watch: { value: undefined } }) as Backend) : backend;
+  const state = await openStateStore({
+    url: opts.redisUrl,
+    dataDir: opts.dataDir,
+    namespace: opts.namespace,
+  });
+  const bus = await redisBus(opts.redisUrl, `easd-${opts.namespace}`);
+  const hub = new PushHub({ backend: served, bus, coalesceMs: 5, pollMs: 600_000 });
+  const deps: EngineDeps = {
+    backend: served,
+    state,
+    policy: testPolicy,
+    push: { hub, settings: defaultPushSettings },
+  };
+  const hook = opts.webhook;
+  const app = await buildServer<Account>({
+    logger: false,
+    authenticate: (u, p, s) => served.authenticate(u, p, s),
+    handlers: createHandlers(deps),
+    gate: createEngineGate(deps),
+    ...(hook !== undefined && {
+      webhook: {
+        secret: hook.secret,
+        onEvent: async (e: WebhookEvent) => {
+          hook.onEvent?.(e);
+          await hub.notify(e.user, {});
+        },
+      },
+    }),
+  });
+  return {
+    app,
+    backend,
+    hub,
+    close: async () => {
+      await app.close();
+      await hub.close();
+      await bus.close();
+      await backend.close();
+      await state.close();
+    },
   };
 }

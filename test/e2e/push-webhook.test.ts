@@ -6,17 +6,8 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { openImapBackend, type ImapBackend } from '../../backends/imap/index.js';
-import type { Account, Backend } from '../../src/backend/contract.js';
-import { defaultPushSettings, type EngineDeps } from '../../src/commands/deps.js';
-import { createEngineGate, createHandlers } from '../../src/commands/index.js';
 import type { WebhookEvent } from '../../src/http/webhook.js';
-import { redisBus, type PushBus } from '../../src/push/bus.js';
-import { PushHub } from '../../src/push/hub.js';
-import { buildServer } from '../../src/server.js';
-import { openStateStore, type StateStore } from '../../src/state/store.js';
 import {
   deliverLda,
   enablePushNotification,
@@ -27,8 +18,7 @@ import {
 } from '../stack/dovecot.js';
 import { freePort, HOST } from '../stack/process.js';
 import type { TestUser } from '../stack/users.js';
-import { testPolicy } from '../support/engine.js';
-import { HELD, mail, Phone, pingStatus, within } from './push-phone.js';
+import { HELD, mail, Phone, pingStatus, startPushEasd, within, type PushEasd } from './push-phone.js';
 
 const stack = inject('stack');
 const run = `${process.pid}x${Date.now()}`;
@@ -37,11 +27,7 @@ const fay: TestUser = { user: 'fay', password: 'fay-pw-3Rn6', email: 'fay@easd.t
 
 let dir: string;
 let dovecot: DovecotInstance;
-let app: FastifyInstance;
-let backend: ImapBackend;
-let hub: PushHub;
-let bus: PushBus;
-let state: StateStore;
+let easd: PushEasd;
 const events: WebhookEvent[] = [];
 
 beforeAll(async () => {
@@ -53,56 +39,32 @@ beforeAll(async () => {
   });
   await enablePushNotification(dovecot, fay.user);
 
-  backend = await openImapBackend({
-    url: `imap://${dovecot.host}:${dovecot.port}?starttls=never`,
-    domain: 'easd.test',
+  easd = await startPushEasd({
+    imap: dovecot,
+    watch: false,
+    redisUrl: stack.redis.url,
+    dataDir: dir,
+    namespace: `pushhook${run}`,
+    webhook: { secret, onEvent: (e) => events.push(e) },
   });
-  // No watch: only the webhook (or a ten-minute poll) can wake a Ping.
-  const blind = Object.create(backend, { watch: { value: undefined } }) as Backend;
-  state = await openStateStore({ url: stack.redis.url, dataDir: dir, namespace: `pushhook${run}` });
-  bus = await redisBus(stack.redis.url, `easd-pushhook-${run}`);
-  hub = new PushHub({ backend: blind, bus, coalesceMs: 5, pollMs: 600_000 });
-  const deps: EngineDeps = {
-    backend: blind,
-    state,
-    policy: testPolicy,
-    push: { hub, settings: defaultPushSettings },
-  };
-  app = await buildServer<Account>({
-    logger: false,
-    authenticate: (u, p, s) => blind.authenticate(u, p, s),
-    handlers: createHandlers(deps),
-    gate: createEngineGate(deps),
-    webhook: {
-      secret,
-      onEvent: async (e) => {
-        events.push(e);
-        await hub.notify(e.user, {});
-      },
-    },
-  });
-  await app.listen({ host: HOST, port });
+  await easd.app.listen({ host: HOST, port });
 });
 afterAll(async () => {
-  await app?.close();
-  await hub?.close();
-  await bus?.close();
-  await backend?.close();
-  await state?.close();
+  await easd?.close();
   await dovecot?.stop();
   await rm(dir, { recursive: true, force: true });
 });
 
 describe('webhook from Dovecot push_notification (OX driver)', () => {
   it('wakes a held Ping when dovecot-lda delivers to INBOX, with no IMAP connection watching', async () => {
-    const phone = new Phone(app, fay, `HOOK${run}`);
+    const phone = new Phone(easd.app, fay, `HOOK${run}`);
     await phone.setUp();
     await phone.syncAll('Inbox');
 
     const held = phone.ping(['Inbox']);
     expect(await within(held, 700)).toBe(HELD);
     // nobody watches: the pool's connections are the only ones, and the hub polls nothing soon
-    expect(hub.stats()).toMatchObject({ watchers: 0, listeners: 1 });
+    expect(easd.hub.stats()).toMatchObject({ watchers: 0, listeners: 1 });
     const subject = `delivered ${run}`;
     await deliverLda(dovecot, fay.user, mail(subject));
     const reply = await within(held, 10_000);
