@@ -11,6 +11,10 @@
 //   only in 16.x and only when the request has SendResponse (MS-ASCMD 2.2.3.163: "If the
 //   SendResponse element is not present, no email will be sent"). Up to 14.1 the client sends it
 //   itself with SendMail (MS-ASCMD 2.2.1.11), so easd never does: the organizer would get two.
+// - A 16.1 proposal of a new time (SendResponse ProposedStartTime/ProposedEndTime, MS-ASCMD
+//   2.2.3.140/141) goes out after the REPLY as an iTIP COUNTER (RFC 5546 3.2.7), the iTIP way to
+//   propose a change: the REPLY records the answer with every organizer's client, the COUNTER
+//   carries the new time to the ones that can accept it. The user's own copy keeps the old time.
 // - The invitation itself moves to Deleted Items once answered, as Exchange does; clients drop it
 //   from the Inbox anyway, and a failed move never fails the response.
 import ICAL from 'ical.js';
@@ -137,6 +141,14 @@ async function respond(
       mail.send(account, mime, { saveInSent: true }, signal),
     );
     if (!sent.ok) return { Status: sent.status };
+    const proposal = req.SendResponse.ProposedStartTime;
+    if (proposal !== undefined && versionAtLeast(ctx.protocolVersion, '16.1')) {
+      const counter = await buildReplyMime(account, meeting, req, 'COUNTER');
+      const countered = await backendCall('MeetingResponse', () =>
+        mail.send(account, counter, { saveInSent: true }, signal),
+      );
+      if (!countered.ok) return { Status: countered.status };
+    }
   }
 
   if (meeting.message !== undefined) await moveToTrash(deps, ctx, folders, meeting.message);
@@ -320,18 +332,25 @@ async function moveToTrash(
 
 /**
  * The iTIP REPLY (RFC 5546 3.2.3): METHOD:REPLY, one VEVENT with the UID, SEQUENCE, ORGANIZER,
- * DTSTAMP, the replying ATTENDEE with its PARTSTAT, and RECURRENCE-ID for one occurrence.
+ * DTSTAMP, the replying ATTENDEE with its PARTSTAT, and RECURRENCE-ID for one occurrence. With
+ * `proposed`, the COUNTER (RFC 5546 3.2.7): the same VEVENT with the proposed DTSTART/DTEND.
  */
 export function buildReplyIcs(
   event: CalendarItem,
   attendee: { email: string; name?: string },
   response: UserResponse,
-  opts: { now: Date; sequence?: number; recurrenceId?: Date; comment?: string },
+  opts: {
+    now: Date;
+    sequence?: number;
+    recurrenceId?: Date;
+    comment?: string;
+    proposed?: { start: Date; end: Date };
+  },
 ): string {
   const cal = new ICAL.Component(['vcalendar', [], []]);
   cal.addPropertyWithValue('prodid', '-//easd//easd//EN');
   cal.addPropertyWithValue('version', '2.0');
-  cal.addPropertyWithValue('method', 'REPLY');
+  cal.addPropertyWithValue('method', opts.proposed === undefined ? 'REPLY' : 'COUNTER');
   const ev = new ICAL.Component(['vevent', [], []]);
   cal.addSubcomponent(ev);
   ev.addPropertyWithValue('uid', event.UID ?? '');
@@ -346,10 +365,10 @@ export function buildReplyIcs(
   att.setParameter('partstat', partstatOf[response]);
   if (attendee.name !== undefined && attendee.name !== '') att.setParameter('cn', attendee.name);
   if (event.Subject !== undefined) ev.addPropertyWithValue('summary', event.Subject);
-  if (event.StartTime !== undefined && opts.recurrenceId === undefined)
-    ev.addPropertyWithValue('dtstart', ICAL.Time.fromJSDate(event.StartTime, true));
-  if (event.EndTime !== undefined && opts.recurrenceId === undefined)
-    ev.addPropertyWithValue('dtend', ICAL.Time.fromJSDate(event.EndTime, true));
+  const span =
+    opts.proposed ?? (opts.recurrenceId === undefined ? { start: event.StartTime, end: event.EndTime } : {});
+  if (span.start !== undefined) ev.addPropertyWithValue('dtstart', ICAL.Time.fromJSDate(span.start, true));
+  if (span.end !== undefined) ev.addPropertyWithValue('dtend', ICAL.Time.fromJSDate(span.end, true));
   if (opts.comment !== undefined && opts.comment !== '') ev.addPropertyWithValue('comment', opts.comment);
   return cal.toString().replace(/\r?\n/g, '\r\n') + '\r\n';
 }
@@ -371,9 +390,13 @@ async function buildReplyMime(
   account: Account,
   meeting: Meeting,
   req: MeetingResponseRequest,
+  method: 'REPLY' | 'COUNTER' = 'REPLY',
 ): Promise<Uint8Array> {
   const event = meeting.event;
   const sequence = sequenceOf(meeting.ics, event.UID);
+  const start = req.SendResponse?.ProposedStartTime;
+  const end = req.SendResponse?.ProposedEndTime;
+  const proposed = start !== undefined && end !== undefined ? { start, end } : undefined;
   const body = req.SendResponse?.Body;
   const comment = body === undefined ? undefined : body.Type === 2 ? htmlToPlain(body.Data) : body.Data;
   const name = account.displayName ?? account.email;
@@ -386,10 +409,17 @@ async function buildReplyMime(
       ...(sequence !== undefined && { sequence }),
       ...(req.InstanceId !== undefined && { recurrenceId: req.InstanceId }),
       ...(comment !== undefined && { comment }),
+      ...(method === 'COUNTER' && proposed !== undefined && { proposed }),
     },
   );
   const verb = verbOf[req.UserResponse];
-  const summary = `${name} has ${verb === 'Tentative' ? 'tentatively accepted' : verb.toLowerCase()} this invitation.`;
+  let summary = `${name} has ${verb === 'Tentative' ? 'tentatively accepted' : verb.toLowerCase()} this invitation.`;
+  let subject = `${verb}: ${event.Subject ?? ''}`.trim();
+  if (method === 'COUNTER' && proposed !== undefined) {
+    // Outlook's wording for a proposal, which organizers recognise
+    subject = `New Time Proposed: ${event.Subject ?? ''}`.trim();
+    summary = `${name} proposes a new time: ${proposed.start.toUTCString()} – ${proposed.end.toUTCString()}.`;
+  }
   return composeImip({
     from: account,
     to: [
@@ -398,9 +428,9 @@ async function buildReplyMime(
         ...(event.OrganizerName !== undefined && { name: event.OrganizerName }),
       },
     ],
-    subject: `${verb}: ${event.Subject ?? ''}`.trim(),
+    subject,
     text: comment !== undefined && comment !== '' ? `${comment}\r\n\r\n${summary}\r\n` : `${summary}\r\n`,
-    method: 'REPLY',
+    method,
     ics,
   });
 }

@@ -2,6 +2,7 @@
 // tentatively accepts or declines one meeting request — an invitation in a mail folder or a
 // calendar item — named by CollectionId + RequestId or by a Search LongId; each gets one Result.
 import { el, type WbxmlElement } from '../../wbxml/tree.js';
+import { parseDate } from './items/common.js';
 import { child, children, expectRoot, integer, ProtocolError, text } from './read.js';
 
 const ns = 'MeetingResponse';
@@ -22,6 +23,12 @@ export type UserResponse = 1 | 2 | 3;
 export interface SendResponse {
   /** airsyncbase:Body Data, the text the user wrote (Type 1 plain or 2 HTML). */
   Body?: { Type: number; Data: string };
+  /**
+   * MS-ASCMD 2.2.3.141 / 2.2.3.140 (16.1): a new time the user proposes, Compact DateTime; each
+   * requires the other.
+   */
+  ProposedStartTime?: Date;
+  ProposedEndTime?: Date;
 }
 
 /** MS-ASCMD 2.2.3.150.2 Request (MeetingResponse). */
@@ -87,6 +94,20 @@ function parseRequest(r: WbxmlElement): MeetingResponseRequest {
       body === undefined || data === undefined
         ? {}
         : { Body: { Type: integer(body, 'Type', 'AirSyncBase') ?? 1, Data: data } };
+    const start = text(send, 'ProposedStartTime', ns);
+    const end = text(send, 'ProposedEndTime', ns);
+    if ((start === undefined) !== (end === undefined))
+      throw new ProtocolError('ProposedStartTime and ProposedEndTime come together');
+    if (start !== undefined && end !== undefined) {
+      const proposed = {
+        start: parseDate(start, 'ProposedStartTime'),
+        end: parseDate(end, 'ProposedEndTime'),
+      };
+      if (proposed.end.getTime() < proposed.start.getTime())
+        throw new ProtocolError('ProposedEndTime is before ProposedStartTime');
+      req.SendResponse.ProposedStartTime = proposed.start;
+      req.SendResponse.ProposedEndTime = proposed.end;
+    }
   }
   return req;
 }

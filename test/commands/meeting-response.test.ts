@@ -221,6 +221,57 @@ describe('MeetingResponse', () => {
     expect(await calendarEvent(account, uid2)).toBeUndefined();
   });
 
+  it('16.1 tentative with a new time: REPLY, then a COUNTER (RFC 5546 3.2.7) with the proposed times; the calendar keeps the old ones', async () => {
+    const { account, c, ids, uid, serverId } = await invited('google-request');
+    const [r] = await meetingResponse(
+      c,
+      request(
+        2,
+        ids.inbox,
+        serverId,
+        '<SendResponse><ProposedStartTime>20250305T170000Z</ProposedStartTime><ProposedEndTime>20250305T173000Z</ProposedEndTime></SendResponse>',
+      ),
+    );
+    expect(r).toMatchObject({ Status: '1' });
+    expect((await calendarEvent(account, uid))?.StartTime).toEqual(new Date('2025-03-05T16:00:00Z'));
+    const sent = await outbox(uid);
+    expect(sent.map((m) => m.to)).toEqual([['gina@gmail.example'], ['gina@gmail.example']]);
+    const [reply, counter] = await Promise.all(sent.map((m) => PostalMime.parse(m.mime)));
+    expect(reply!.subject).toBe('Tentative: Weekly sync');
+    expect(counter!.subject).toBe('New Time Proposed: Weekly sync');
+    const ics = counter!.attachments.find((a) => a.mimeType === 'text/calendar')!;
+    expect(ics.method?.toUpperCase()).toBe('COUNTER');
+    const text = (
+      typeof ics.content === 'string' ? ics.content : Buffer.from(ics.content as ArrayBuffer).toString('utf8')
+    ).replace(/\r?\n[ \t]/g, '');
+    expect(text).toContain('METHOD:COUNTER');
+    expect(text).toMatch(/^DTSTART:20250305T170000Z\r?$/m);
+    expect(text).toMatch(/^DTEND:20250305T173000Z\r?$/m);
+    expect(text).toMatch(/ATTENDEE;[^\r\n]*PARTSTAT=TENTATIVE[^\r\n]*:mailto:alice@easd\.local/);
+    expect(text).toContain(`UID:${uid}`);
+  });
+
+  it('16.0 has no proposals: the same request only replies', async () => {
+    const account = await engine.account();
+    const c = await engine.client('alice', { version: '16.0' });
+    const ids = await folderIds(c);
+    const uid = await deliver(account, 'google-request');
+    const add = (await syncAll(c, ids.inbox)).find((a) => findText(a, 'UID') === uid);
+    const [r] = await meetingResponse(
+      c,
+      request(
+        2,
+        ids.inbox,
+        findText(add, 'ServerId')!,
+        '<SendResponse><ProposedStartTime>20250305T170000Z</ProposedStartTime><ProposedEndTime>20250305T173000Z</ProposedEndTime></SendResponse>',
+      ),
+    );
+    expect(r).toMatchObject({ Status: '1' });
+    const sent = await outbox(uid);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.mime.replace(/\r?\n[ \t]/g, '')).toContain('METHOD:REPLY');
+  });
+
   it('14.1: the calendar is updated but no reply is sent (the client uses SendMail)', async () => {
     const account = await engine.account();
     const c = await engine.client('alice', { version: '14.1' });

@@ -37,6 +37,24 @@ describe('MeetingResponse request', () => {
     ).toEqual([{ UserResponse: 1, RequestId: '1:5', SendResponse: {} }]);
   });
 
+  it('reads a proposed new time (16.1 ProposedStartTime/ProposedEndTime in SendResponse)', () => {
+    expect(
+      parse(
+        '<Request><UserResponse>2</UserResponse><CollectionId>8</CollectionId><RequestId>8:2</RequestId><SendResponse><ProposedStartTime>20310401T150000Z</ProposedStartTime><ProposedEndTime>20310401T160000Z</ProposedEndTime></SendResponse></Request>',
+      ),
+    ).toEqual([
+      {
+        UserResponse: 2,
+        CollectionId: '8',
+        RequestId: '8:2',
+        SendResponse: {
+          ProposedStartTime: new Date('2031-04-01T15:00:00Z'),
+          ProposedEndTime: new Date('2031-04-01T16:00:00Z'),
+        },
+      },
+    ]);
+  });
+
   it.each([
     ['no Request', ''],
     ['UserResponse 4', '<Request><UserResponse>4</UserResponse><RequestId>1:5</RequestId></Request>'],
@@ -52,6 +70,18 @@ describe('MeetingResponse request', () => {
     [
       'a bad InstanceId',
       '<Request><UserResponse>1</UserResponse><RequestId>1:5</RequestId><InstanceId>soon</InstanceId></Request>',
+    ],
+    [
+      'a ProposedStartTime without ProposedEndTime',
+      '<Request><UserResponse>2</UserResponse><RequestId>1:5</RequestId><SendResponse><ProposedStartTime>20310401T150000Z</ProposedStartTime></SendResponse></Request>',
+    ],
+    [
+      'a proposal ending before it starts',
+      '<Request><UserResponse>2</UserResponse><RequestId>1:5</RequestId><SendResponse><ProposedStartTime>20310401T150000Z</ProposedStartTime><ProposedEndTime>20310401T140000Z</ProposedEndTime></SendResponse></Request>',
+    ],
+    [
+      'a ProposedEndTime that is no date',
+      '<Request><UserResponse>2</UserResponse><RequestId>1:5</RequestId><SendResponse><ProposedStartTime>20310401T150000Z</ProposedStartTime><ProposedEndTime>later</ProposedEndTime></SendResponse></Request>',
     ],
   ])('refuses %s', (_, inner) => {
     expect(() => parse(inner)).toThrow(ProtocolError);
