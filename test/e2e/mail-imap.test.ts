@@ -137,7 +137,7 @@ async function imapFind(
     const lock = await c.getMailboxLock(mailbox);
     try {
       const uids = await c.search({ subject }, { uid: true });
-      if (uids === false || uids.length === 0) return [];
+      if (uids === false || uids === undefined || uids.length === 0) return [];
       const msgs = await c.fetchAll(uids, { uid: true, flags: true, source: true }, { uid: true });
       return msgs.map((m) => ({ uid: m.uid, flags: m.flags ?? new Set(), raw: m.source?.toString() ?? '' }));
     } finally {
