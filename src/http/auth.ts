@@ -44,6 +44,7 @@ interface FailureRecord {
 export class Authenticator<A> {
   private readonly failures = new Map<string, FailureRecord>();
   private readonly cache = new Map<string, { account: A; until: number }>();
+  private readonly inflight = new Map<string, Promise<A | null>>();
   // The cache keys on an HMAC of the credentials under a per-process secret, so the cache never
   // holds a password, and a dump of it is useless.
   private readonly secret = randomBytes(32);
@@ -73,7 +74,21 @@ export class Authenticator<A> {
     const cached = this.cache.get(cacheKey);
     if (cached !== undefined && cached.until > this.now()) return cached.account;
 
-    const account = await this.authenticate(creds.user, creds.password, signal);
+    // Concurrent requests with the same credentials (a user's devices reconnecting after a
+    // restart or a cache expiry) share one backend login instead of one each: a login may cost a
+    // deliberately slow password hash or an IMAP round trip.
+    const shared = this.inflight.get(cacheKey);
+    let account: A | null;
+    if (shared === undefined) {
+      const login = this.authenticate(creds.user, creds.password, signal);
+      this.inflight.set(cacheKey, login);
+      const forget = (): void => void this.inflight.delete(cacheKey);
+      login.then(forget, forget);
+      account = await login;
+    } else {
+      // If that login ended with its own request (client gone), log in for this one.
+      account = await shared.catch(() => this.authenticate(creds.user, creds.password, signal));
+    }
     if (account === null) {
       this.fail(userKey, this.limits.maxAuthFailures);
       this.fail(addressKey, this.limits.maxAuthFailuresPerAddress);

@@ -269,6 +269,33 @@ describe('authentication', () => {
     expect(other.statusCode).toBe(200);
   });
 
+  it('shares one backend login among concurrent requests with the same credentials', async () => {
+    const calls: string[] = [];
+    const slow = await buildServer<AccountInfo>({
+      logger: false,
+      authenticate: async (user, password) => {
+        calls.push(`${user}:${password}`);
+        await new Promise((r) => setTimeout(r, 50));
+        return users.get(user) === password ? { user, email: user } : null;
+      },
+      handlers: { FolderSync: async () => ({}) },
+    });
+    const send = (authorization: string) =>
+      slow.inject({
+        method: 'POST',
+        url: plainUrl('FolderSync'),
+        headers: { authorization, ...version, 'content-type': 'application/vnd.ms-sync.wbxml' },
+        payload: folderSyncBody,
+      });
+    const replies = await Promise.all([
+      ...Array.from({ length: 8 }, () => send(basic('alice', 'secret'))),
+      send(basic('alice', 'wrong')),
+    ]);
+    expect(replies.map((r) => r.statusCode)).toEqual([200, 200, 200, 200, 200, 200, 200, 200, 401]);
+    expect(calls.sort()).toEqual(['alice:secret', 'alice:wrong']);
+    await slow.close();
+  });
+
   it('throttles an address that tries many users', async () => {
     const small = await buildServer<AccountInfo>({
       logger: false,
