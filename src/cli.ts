@@ -26,8 +26,12 @@ async function main(argv: string[]): Promise<number> {
     case 'serve':
       await serve();
       return -1; // keeps running
-    case 'check':
-      return check(rest);
+    case 'check': {
+      const code = await check(rest);
+      // Exits once the report is written: a client library's idle socket must not keep it alive.
+      await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+      process.exit(code);
+    }
     case 'wbxml':
       return wbxmlCli(rest, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
     case 'devices':
@@ -63,7 +67,7 @@ async function main(argv: string[]): Promise<number> {
  * command line (other users see it in ps): EASD_CHECK_PASSWORD, a file, or stdin.
  */
 async function check(args: string[]): Promise<number> {
-  let user = process.env['EASD_CHECK_USER'];
+  let user = process.env['EASD_CHECK_USER'] || undefined;
   let passwordFile: string | undefined;
   for (let i = 0; i < args.length; i += 2) {
     const [flag, value] = [args[i], args[i + 1]];
@@ -74,7 +78,7 @@ async function check(args: string[]): Promise<number> {
     if (flag === '--user') user = value;
     else passwordFile = value;
   }
-  let password = process.env['EASD_CHECK_PASSWORD'];
+  let password = process.env['EASD_CHECK_PASSWORD'] || undefined;
   if (passwordFile !== undefined) {
     const text = passwordFile === '-' ? await readStdin() : await readFile(passwordFile, 'utf8');
     password = text.replace(/\r?\n$/, '');

@@ -172,6 +172,7 @@ async function checkImap(
   try {
     await client.connect();
   } catch (err) {
+    client.close();
     const e = err as { authenticationFailed?: boolean; responseText?: string };
     if (e.authenticationFailed === true)
       return fail(
@@ -261,15 +262,17 @@ async function checkDav(
   const where = `${kind} at ${redactUrl(url)}`;
   const hint = `is the ${kind} server (Radicale, …) running at ${new URL(url).host}?`;
   const signal = AbortSignal.timeout(timeoutMs);
-  if (account === undefined) {
-    try {
-      const res = await fetch(url, { method: 'OPTIONS', signal });
-      const dav = res.headers.get('dav') ?? '';
-      return ok(`${where}: reachable (HTTP ${res.status}${dav === '' ? '' : `, DAV ${dav.slice(0, 40)}`})`);
-    } catch (err) {
-      return fail(`${where}: ${explain(err, hint)}`);
-    }
+  // Reached first with a plain request: the backend's discovery reports a refused connection
+  // only as "no answer".
+  let reached: string;
+  try {
+    const res = await fetch(url, { method: 'OPTIONS', signal });
+    const dav = res.headers.get('dav') ?? '';
+    reached = `HTTP ${res.status}${dav === '' ? '' : `, DAV ${dav.slice(0, 40)}`}`;
+  } catch (err) {
+    return fail(`${where}: ${explain(err, hint)}`);
   }
+  if (account === undefined) return ok(`${where}: reachable (${reached})`);
   let backend: Backend;
   let signedIn: Account | null;
   try {
@@ -336,7 +339,8 @@ export function explain(err: unknown, hint: string): string {
   }
   const all = `${codes.join(' ')} ${texts.join(' ')}`;
   const has = (re: RegExp): boolean => re.test(all);
-  const detail = texts.find((t) => t !== '') ?? String(err);
+  // The innermost cause says most ("fetch failed" wraps "bad port", "connect ECONNREFUSED"…).
+  const detail = texts.filter((t) => t !== '').at(-1) ?? String(err);
   if (has(/ECONNREFUSED/)) return `connection refused — ${hint}`;
   if (has(/ENOTFOUND|EAI_AGAIN/)) return `host name not found (DNS) — check the host in the URL`;
   if (has(/EHOSTUNREACH|ENETUNREACH/)) return `host unreachable — network or firewall?`;

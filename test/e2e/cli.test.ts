@@ -1,12 +1,12 @@
 // The `easd` command as installed (dist/src/cli.js): reading a device trace, writing WBXML back,
-// and the admin commands on a real state directory.
+// the admin commands on a real state directory, and `easd check` against the real test stack.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { decode } from '../../wbxml/index.js';
 import { touchDevice } from '../../src/state/devices.js';
 import { openStateStore } from '../../src/state/store.js';
@@ -69,5 +69,54 @@ describe('easd devices and policy', () => {
 
   it('refuses an unknown command with usage', async () => {
     await expect(easd(['frobnicate'])).rejects.toMatchObject({ code: 2 });
+  });
+});
+
+describe('easd trace', () => {
+  it('switches a device trace on in the state store', async () => {
+    const on = await easd(['trace', 'on', 'alice/PHONE1']);
+    expect(on.stdout).toMatch(/^Tracing alice\/PHONE1; every node picks this up within a few seconds/);
+    expect((await easd(['trace', 'list'])).stdout).toBe('Traced: alice/PHONE1\n');
+  });
+});
+
+describe('easd check', () => {
+  const stack = inject('stack');
+  const alice = stack.users[0]!;
+  const servers = {
+    EASD_IMAP_URL: `imap://${stack.imap.host}:${stack.imap.port}`,
+    EASD_SMTP_URL: `smtp://${stack.smtp.host}:${stack.smtp.port}`,
+    EASD_CARDDAV_URL: stack.dav.url,
+    EASD_CALDAV_URL: stack.dav.url,
+    EASD_STATE_URL: stack.redis.url,
+  };
+
+  it('exits 0 when every configured server works for the test account', async () => {
+    const { stdout } = await easd(['check', '--user', alice.user], {
+      ...servers,
+      EASD_CHECK_PASSWORD: alice.password,
+    });
+    expect(stdout).toMatch(/^OK +IMAP .*logged in as alice/m);
+    expect(stdout).toMatch(/^OK +state +Redis at /m);
+    expect(stdout.trim().split('\n').at(-1)).toBe('Everything checked is fine.');
+  });
+
+  it('exits 1 and says what is wrong with a wrong password, reading it from stdin', async () => {
+    const child = execFile(process.execPath, [cli, 'check', '--user', alice.user, '--password-file', '-'], {
+      env: { ...process.env, EASD_DATA_DIR: dir, ...servers },
+    });
+    child.stdin?.end('wrong-password-42\n');
+    let stdout = '';
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/^FAIL +IMAP .*login as alice refused.*wrong user name or password\?$/m);
+    expect(stdout).not.toContain('wrong-password-42');
+  });
+
+  it('refuses a user without a password with usage exit 2', async () => {
+    await expect(easd(['check', '--user', 'alice'], { EASD_CHECK_PASSWORD: '' })).rejects.toMatchObject({
+      code: 2,
+    });
   });
 });

@@ -90,3 +90,25 @@ describe('loadConfig', () => {
     expect(redactUrl('imaps://admin:s3cret@mail.example.com/')).toBe('imaps://admin:***@mail.example.com/');
   });
 });
+
+describe('metrics settings', () => {
+  it('serve metrics on a loopback address without a token, elsewhere only with one', () => {
+    expect(loadConfig({ EASD_METRICS_LISTEN: '127.0.0.1:9464' }, cwd).metricsListen).toEqual({
+      host: '127.0.0.1',
+      port: 9464,
+    });
+    expect(loadConfig({}, cwd).metricsListen).toBeUndefined();
+    expect(() => loadConfig({ EASD_METRICS_LISTEN: '0.0.0.0:9464' }, cwd)).toThrow(
+      /EASD_METRICS_LISTEN is not a loopback address: set EASD_METRICS_TOKEN/,
+    );
+    const c = loadConfig({ EASD_METRICS_LISTEN: ':9464', EASD_METRICS_TOKEN: 'x'.repeat(16) }, cwd);
+    expect(c.metricsListen).toEqual({ host: '0.0.0.0', port: 9464 });
+    expect(c.metricsToken).toBe('x'.repeat(16));
+    expect(() =>
+      loadConfig({ EASD_METRICS_LISTEN: '127.0.0.1:9464', EASD_METRICS_TOKEN: 'short' }, cwd),
+    ).toThrow(/EASD_METRICS_TOKEN must be at least 16 characters/);
+    expect(() => loadConfig({ EASD_METRICS_LISTEN: 'nope' }, cwd)).toThrow(
+      /EASD_METRICS_LISTEN must be host:port/,
+    );
+  });
+});

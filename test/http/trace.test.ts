@@ -1,6 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { el } from '../../wbxml/index.js';
+import { checkTracePattern, switchTrace, tracePatterns, TraceSwitch } from '../../src/admin/trace.js';
 import { redactForTrace, renderTrace, traceMatcher } from '../../src/http/trace.js';
+import { useTestStore } from '../state/stores.js';
 
 describe('debug trace', () => {
   it('removes passwords and shortens large content', () => {
@@ -36,5 +38,37 @@ describe('debug trace', () => {
     [[], 'alice', 'DEV1', false],
   ])('patterns %j match %s/%s: %s', (patterns, user, device, expected) => {
     expect(traceMatcher(patterns)(user, device)).toBe(expected);
+  });
+});
+
+describe('the trace switched at run time', () => {
+  const t = useTestStore('sqlite');
+
+  it('is picked up by the next refresh without a restart, EASD_TRACE_DEVICES kept', async () => {
+    const node = new TraceSwitch(t.store, ['bob/*'], undefined, 20);
+    await node.refresh();
+    expect(node.traced('alice', 'DEV1')).toBe(false);
+    expect(node.traced('bob', 'X')).toBe(true);
+
+    // Another process (the CLI) switches alice's device on in the shared store.
+    expect(await switchTrace(t.store, { on: 'alice/DEV1' })).toEqual(['alice/DEV1']);
+    await new Promise((r) => setTimeout(r, 40));
+    node.traced('alice', 'DEV1'); // starts the re-read in the background; this answer is the old one
+    await vi.waitFor(() => expect(node.traced('alice', 'DEV1')).toBe(true));
+    expect(node.traced('alice', 'DEV2')).toBe(false);
+
+    await switchTrace(t.store, { on: 'carol' });
+    await switchTrace(t.store, { off: 'alice/DEV1' });
+    expect(await tracePatterns(t.store)).toEqual(['carol']);
+    await switchTrace(t.store, { off: '--all' });
+    expect(await tracePatterns(t.store)).toEqual([]);
+    await new Promise((r) => setTimeout(r, 40));
+    node.traced('alice', 'DEV1');
+    await vi.waitFor(() => expect(node.traced('alice', 'DEV1')).toBe(false));
+    expect(node.traced('bob', 'X')).toBe(true);
+  });
+
+  it.each(['', 'a,b', 'a b', '/DEV', 'alice/'])('refuses the pattern %j', (p) => {
+    expect(checkTracePattern(p)).toBeDefined();
   });
 });
