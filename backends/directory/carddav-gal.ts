@@ -158,14 +158,18 @@ export class CardDavGal {
     book.checkedAt = Date.now();
   }
 
-  /** RFC 6578 from the held token; false when the server no longer knows it. */
+  /**
+   * RFC 6578 from the held token; false when the server no longer knows it or the report fails
+   * in any way (then the ETag listing decides, and a server really down fails there).
+   */
   private async readChanges(s: DavSession, book: Book, signal: AbortSignal): Promise<boolean> {
     let batch;
     try {
       batch = await this.dav.changesSince(s, { id: 'gal', url: this.url }, book.syncToken ?? '', signal);
     } catch (err) {
-      if (isBackendError(err) && err.kind === 'cursor-expired') return false;
-      throw readError(err);
+      // A 501 or a network failure reads alike here; the listing that follows tells them apart.
+      if (signal.aborted) throw err;
+      return false;
     }
     const wanted: string[] = [];
     for (const c of batch.changes) {

@@ -1,9 +1,13 @@
 // The GAL's pure parts: vCard → directory entry (backends/directory/entry.ts), lookup by prefix
-// (match.ts), and which S/MIME certificates count as valid (src/commands/resolve-recipients.ts).
-// Against Radicale: test/e2e/gal-carddav.test.ts.
-import { describe, expect, it } from 'vitest';
+// (match.ts), and which S/MIME certificates count as valid (src/commands/resolve-recipients.ts);
+// then CardDavGal's refresh paths Radicale never takes (a server with only a ctag, one refusing
+// sync-collection, one gone down) against a small scripted DAV server. Against Radicale:
+// test/e2e/gal-carddav.test.ts.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { DirectoryEntry } from '../../src/backend/contract.js';
-import { entryFromVcard, indexEntry, lookup } from '../../backends/directory/index.js';
+import { CardDavGal, entryFromVcard, indexEntry, lookup } from '../../backends/directory/index.js';
 import { byDisplayName } from '../../backends/directory/match.js';
 import { validCertificates } from '../../src/commands/resolve-recipients.js';
 import { testCertificate } from '../support/certs.js';
@@ -163,5 +167,136 @@ describe('validCertificates', () => {
     expect(validCertificates(entry([cert]), new Date(Date.now() + 40 * 86_400_000))).toEqual([]);
     expect(validCertificates(entry([cert]), new Date(Date.now() - 86_400_000))).toEqual([]);
     expect(validCertificates(entry([new Uint8Array([0x30, 0x03, 1, 2, 3])]))).toEqual([]);
+  });
+});
+
+/**
+ * A scripted CardDAV collection at /book/: PROPFIND Depth 0 (getctag, and sync-token when
+ * `syncToken`), Depth 1 (ETags), addressbook-multiget; sync-collection is refused with 501.
+ * Records each request as "METHOD depth [report] [hrefs]".
+ */
+class FakeBook {
+  readonly cards = new Map<string, { etag: string; text: string }>();
+  readonly log: string[] = [];
+  private ctag = 1;
+  private server?: Server;
+  constructor(private readonly syncToken: boolean) {}
+
+  put(name: string, fn: string, email: string): void {
+    this.cards.set(name, {
+      etag: `"${name}-${++this.ctag}"`,
+      text: card('3.0', `UID:${name}`, `FN:${fn}`, `EMAIL:${email}`),
+    });
+  }
+  delete(name: string): void {
+    this.cards.delete(name);
+    this.ctag++;
+  }
+
+  async start(): Promise<string> {
+    this.server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        const depth = String(req.headers['depth'] ?? '');
+        const report = /(sync-collection|addressbook-multiget)/.exec(body)?.[1];
+        const hrefs = [...body.matchAll(/<d:href[^>]*>([^<]+)</g)].map((m) => m[1]!.replace('/book/', ''));
+        this.log.push([req.method, depth, report, hrefs.join(',')].filter((x) => x).join(' '));
+        const ms = (responses: string[]): void => {
+          res.writeHead(207, { 'Content-Type': 'application/xml' });
+          res.end(
+            `<?xml version="1.0"?><d:multistatus xmlns:d="DAV:" xmlns:cs="http://calendarserver.org/ns/" xmlns:card="urn:ietf:params:xml:ns:carddav">${responses.join('')}</d:multistatus>`,
+          );
+        };
+        const ok = (href: string, props: string): string =>
+          `<d:response><d:href>${href}</d:href><d:propstat><d:prop>${props}</d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>`;
+        if (req.method === 'PROPFIND' && depth === '0')
+          return ms([
+            ok(
+              '/book/',
+              `<cs:getctag>${this.ctag}</cs:getctag>${this.syncToken ? `<d:sync-token>tok-${this.ctag}</d:sync-token>` : ''}`,
+            ),
+          ]);
+        if (req.method === 'PROPFIND')
+          return ms([
+            ok('/book/', ''),
+            ...[...this.cards].map(([n, c]) => ok(`/book/${n}`, `<d:getetag>${c.etag}</d:getetag>`)),
+          ]);
+        if (report === 'addressbook-multiget')
+          return ms(
+            hrefs.flatMap((h) => {
+              const c = this.cards.get(h);
+              return c === undefined
+                ? []
+                : [
+                    ok(
+                      `/book/${h}`,
+                      `<d:getetag>${c.etag}</d:getetag><card:address-data>${c.text}</card:address-data>`,
+                    ),
+                  ];
+            }),
+          );
+        res.writeHead(501).end();
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}/book/`;
+  }
+  stop(): Promise<void> {
+    return new Promise((resolve) => this.server?.close(() => resolve()) ?? resolve());
+  }
+}
+
+describe('CardDavGal refresh paths', () => {
+  const account = { user: 'alice', email: 'alice@example.org' };
+  const signal = (): AbortSignal => AbortSignal.timeout(5000);
+  let fake: FakeBook;
+  afterEach(async () => fake?.stop());
+
+  const open = async (syncToken: boolean): Promise<CardDavGal> => {
+    fake = new FakeBook(syncToken);
+    fake.put('a.vcf', 'Ada Alder', 'ada@example.org');
+    fake.put('b.vcf', 'Adam Birch', 'adam@example.org');
+    const url = await fake.start();
+    return new CardDavGal({ url, service: { user: 'dir', password: 'pw' }, refreshMs: 0 });
+  };
+  const names = async (gal: CardDavGal, q: string): Promise<string[]> =>
+    (await gal.directory(account, q, 10, signal())).map((e) => e.DisplayName);
+
+  it('a ctag-only server: the ETag listing, then only the changed card', async () => {
+    const gal = await open(false);
+    expect(await names(gal, 'ad')).toEqual(['Ada Alder', 'Adam Birch']);
+    expect(fake.log).toEqual(['PROPFIND 0', 'PROPFIND 1', 'REPORT 1 addressbook-multiget a.vcf,b.vcf']);
+    fake.log.length = 0;
+    expect(await names(gal, 'ad')).toEqual(['Ada Alder', 'Adam Birch']);
+    expect(fake.log).toEqual(['PROPFIND 0']);
+    fake.log.length = 0;
+    fake.put('b.vcf', 'Adam Beech', 'adam@example.org');
+    fake.delete('a.vcf');
+    expect(await names(gal, 'ad')).toEqual(['Adam Beech']);
+    expect(fake.log).toEqual(['PROPFIND 0', 'PROPFIND 1', 'REPORT 1 addressbook-multiget b.vcf']);
+  });
+
+  it('a server that has a sync-token but refuses sync-collection: the ETag listing instead', async () => {
+    const gal = await open(true);
+    await names(gal, 'ad');
+    fake.log.length = 0;
+    fake.put('c.vcf', 'Adele Cedar', 'adele@example.org');
+    expect(await names(gal, 'adele')).toEqual(['Adele Cedar']);
+    expect(fake.log).toEqual([
+      'PROPFIND 0',
+      'REPORT 0 sync-collection',
+      'PROPFIND 1',
+      'REPORT 1 addressbook-multiget c.vcf',
+    ]);
+  });
+
+  it('a server gone down: the copy held is the answer; with none, unavailable', async () => {
+    const gal = await open(false);
+    await names(gal, 'ad');
+    await fake.stop();
+    expect(await names(gal, 'alder')).toEqual(['Ada Alder']);
+    const cold = new CardDavGal({ url: 'http://127.0.0.1:9/book/', service: { user: 'd', password: 'p' } });
+    await expect(cold.directory(account, 'ada', 10, signal())).rejects.toMatchObject({ kind: 'unavailable' });
   });
 });
