@@ -1,6 +1,7 @@
 // For the Direct Push e2e tests (push-*.test.ts): easd composed on the IMAP backend with state and
 // push signals on Redis, and a scripted phone — provisioned, knows its folders by name, keeps each
 // collection synced so a Ping has nothing old to report, and holds Pings.
+import { request } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { expect } from 'vitest';
 import { openImapBackend, type ImapBackend } from '../../backends/imap/index.js';
@@ -15,7 +16,13 @@ import { buildServer } from '../../src/server.js';
 import { openStateStore } from '../../src/state/store.js';
 import { testPolicy } from '../support/engine.js';
 import type { TestUser } from '../stack/users.js';
-import { EasTestClient, findAll, findText, type EasReply } from '../support/eas-client.js';
+import {
+  EasTestClient,
+  findAll,
+  findText,
+  type ClientOptions,
+  type EasReply,
+} from '../support/eas-client.js';
 import { validateEasResponse } from '../support/schema.js';
 
 export const mail = (subject: string): string =>
@@ -27,13 +34,10 @@ export class Phone {
   folders = new Map<string, string>();
   private keys = new Map<string, string>();
 
-  constructor(app: FastifyInstance, user: TestUser, deviceId: string) {
-    this.client = EasTestClient.inject(app, {
-      user: user.user,
-      password: user.password,
-      deviceId,
-      version: '14.1',
-    });
+  /** In-process (a Fastify instance) or over a socket (the base URL of a running easd). */
+  constructor(target: FastifyInstance | string, user: TestUser, deviceId: string) {
+    const opts = { user: user.user, password: user.password, deviceId, version: '14.1' };
+    this.client = typeof target === 'string' ? httpClient(target, opts) : EasTestClient.inject(target, opts);
   }
 
   async setUp(): Promise<void> {
@@ -172,4 +176,23 @@ export async function startPushEasd(opts: PushEasdOptions): Promise<PushEasd> {
       await state.close();
     },
   };
+}
+
+/** An EasTestClient speaking HTTP to `base` (http://host:port). */
+export function httpClient(base: string, opts: ClientOptions): EasTestClient {
+  return new EasTestClient(
+    (req) =>
+      new Promise((resolve, reject) => {
+        const r = request(new URL(req.url, base), { method: req.method, headers: req.headers }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+          );
+        });
+        r.on('error', reject);
+        r.end(req.payload);
+      }),
+    opts,
+  );
 }
