@@ -31,7 +31,7 @@ import {
   mobileSyncResponseSchema,
   parseAutodiscoverRequest,
 } from './http/autodiscover.js';
-import { Authenticator, type AuthenticateFn } from './http/auth.js';
+import { Authenticator, parseBasicAuth, type AuthenticateFn } from './http/auth.js';
 import { parseRequestLine } from './http/query.js';
 import { checkWebhookAuth, parseWebhookEvent, WebhookError, type WebhookEvent } from './http/webhook.js';
 import { defaultServerLimits, type ServerLimits } from './limits.js';
@@ -164,7 +164,10 @@ export async function buildServer<A extends AccountInfo>(opts: ServerOptions<A>)
 
   app.setErrorHandler(async (err: unknown, req, reply) => {
     if (err instanceof EasHttpError) {
-      req.log.info({ code: err.code, detail: err.message }, 'refused');
+      // Before login succeeded, the name the client claimed (never the password): a "401 loop"
+      // is found in the log by user name.
+      const claimed = req.easLog?.user ?? parseBasicAuth(req.headers.authorization)?.user;
+      req.log.info({ code: err.code, detail: err.message, ...(claimed ? { user: claimed } : {}) }, 'refused');
       return sendError(reply, err);
     }
     const fst = err as { code?: string; statusCode?: number; message?: string };

@@ -197,6 +197,12 @@ describe('the metrics endpoint', () => {
       ).status,
     ).toBe(401);
 
+    // The refusal is logged with the name the client claimed, never its password.
+    expect(r.logs.find((l) => l['msg'] === 'refused' && l['code'] === 'auth-failed')).toMatchObject({
+      user: r.demo.user,
+    });
+    expect(r.rawLogs.join('\n')).not.toContain('wrong-password-123');
+
     const samples = parseMetrics(await (await scrape(r)).text());
     expect(samples.get('easd_commands_total{command="FolderSync",status="1"}')).toBe(before.folderSync + 1);
     expect(samples.get('easd_commands_total{command="Provision",status="1"}')).toBeGreaterThanOrEqual(2);
