@@ -40,10 +40,14 @@ export function indexEntry(entry: DirectoryEntry): Indexed {
   return { entry, fields: [...names, address].filter((f) => f !== ''), words: [...words] };
 }
 
-/** Whether `query` (already folded, not empty) finds the entry. */
-export function matches(x: Indexed, query: string): boolean {
+/** The words of a folded query, each to be the start of some word of an entry. */
+export function queryParts(query: string): string[] {
+  return query.split(/[\s,;]+/).filter((p) => p !== '');
+}
+
+/** Whether `query` (already folded, not empty; `parts` its queryParts) finds the entry. */
+export function matches(x: Indexed, query: string, parts = queryParts(query)): boolean {
   if (x.fields.some((f) => f.startsWith(query))) return true;
-  const parts = query.split(/[\s,;]+/).filter((p) => p !== '');
   return parts.length > 0 && parts.every((p) => x.words.some((w) => w.startsWith(p)));
 }
 
@@ -59,8 +63,9 @@ export function lookup(sorted: readonly Indexed[], text: string, limit: number):
   const query = fold(text);
   const out: DirectoryEntry[] = [];
   if (query === '' || limit <= 0) return out;
+  const parts = queryParts(query);
   for (const x of sorted) {
-    if (!matches(x, query)) continue;
+    if (!matches(x, query, parts)) continue;
     out.push(x.entry);
     if (out.length >= limit) break;
   }
