@@ -37,7 +37,16 @@ export interface SmtpReceiverOptions {
   authOptional?: boolean;
   /** Largest message accepted, in bytes (advertised with SIZE). Default 50 MiB. */
   maxSize?: number;
+  /**
+   * Recipients refused at RCPT TO with 550 5.1.1, as a submission server refuses an unknown
+   * local user. Default: addresses at refused.invalid (RFC 2606 keeps .invalid for such uses),
+   * so tests can mix refused and accepted recipients in one message.
+   */
+  refuseRecipients?: RegExp;
 }
+
+/** The domain whose addresses the receiver refuses unless told otherwise. */
+export const REFUSED_DOMAIN = 'refused.invalid';
 
 export async function startSmtpReceiver(
   spoolDir: string,
@@ -46,6 +55,7 @@ export async function startSmtpReceiver(
 ): Promise<SmtpReceiver> {
   await mkdir(spoolDir, { recursive: true });
   let next = 1;
+  const refuse = opts.refuseRecipients ?? /@refused\.invalid$/i;
 
   const server = new SMTPServer({
     // Plain SMTP on loopback: no STARTTLS offered, AUTH allowed without TLS.
@@ -61,6 +71,11 @@ export async function startSmtpReceiver(
       const user = users.find((u) => u.user === auth.username && u.password === auth.password);
       if (user) callback(null, { user: user.user });
       else callback(Object.assign(new Error('Authentication credentials invalid'), { responseCode: 535 }));
+    },
+    onRcptTo(address, _session, callback) {
+      if (refuse.test(address.address))
+        callback(Object.assign(new Error('5.1.1 User unknown'), { responseCode: 550 }));
+      else callback();
     },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
