@@ -23,6 +23,7 @@ import type {
 import { BackendError } from '../../src/backend/errors.js';
 import type { EmailItem, ItemClass, TypedItem } from '../../src/backend/model.js';
 import { emailToMime } from '../../src/convert/mime-from-email.js';
+import { nonDeliveryReport } from '../../src/convert/mime-report.js';
 import { attachmentAt, emailFromParsed, parseMime } from '../../src/convert/mime-to-email.js';
 import { flagsForNew, flagsVersion, itemFlags, patchFlags } from './flags.js';
 import { childPath, descendants, foldersFrom, mailboxesFrom, type MailboxInfo } from './folders.js';
@@ -1022,12 +1023,26 @@ export class ImapBackend implements Backend {
   ): Promise<void> {
     const entry = this.entryOf(account);
     if (mime.byteLength > this.maxMessageBytes) throw new BackendError('too-large', 'message too large');
-    await submit({ user: account.user, email: account.email }, mime, signal);
-    if (!opts.saveInSent) return;
-    const sent = (await this.mailboxes(entry, signal)).find((b) => b.role === 'sent');
-    if (sent === undefined) return;
-    await this.append(entry, sent, mime, ['\\Seen'], new Date(), signal);
-    entry.watcher?.hint({ folderId: sent.id });
+    const result = await submit({ user: account.user, email: account.email }, mime, signal);
+    const boxes = await this.mailboxes(entry, signal);
+    const sent = boxes.find((b) => b.role === 'sent');
+    if (opts.saveInSent && sent !== undefined) {
+      await this.append(entry, sent, mime, ['\\Seen'], new Date(), signal);
+      entry.watcher?.hint({ folderId: sent.id });
+    }
+    const refused = result?.refused ?? [];
+    const inbox = boxes.find((b) => b.role === 'inbox');
+    if (refused.length === 0 || inbox === undefined) return;
+    // sent to the others: the phone must not send it again, so the user hears of the refused
+    // recipients the way mail servers tell them, with a non-delivery report in the Inbox
+    const report = await nonDeliveryReport({
+      original: mime,
+      refused,
+      to: account.email,
+      domain: account.email.slice(account.email.lastIndexOf('@') + 1) || this.domain,
+    });
+    await this.append(entry, inbox, report, [], new Date(), signal);
+    entry.watcher?.hint({ folderId: inbox.id });
   }
 
   // ---- search, user information, watch, close -------------------------------------------

@@ -19,12 +19,16 @@ export interface ImapLogger {
  */
 export type UserMapping = 'keep' | 'strip-windows-domain' | 'strip-domain' | ((typed: string) => string);
 
-/** Sends a message for `mail.send`; supplied by whoever provides mail submission (SMTP). */
+/**
+ * Sends a message for `mail.send`; supplied by whoever provides mail submission (SMTP). Throws
+ * when nothing was sent; resolves with the recipients the server refused when only some were
+ * (the backend then files a non-delivery report in the Inbox).
+ */
 export type SubmitFn = (
   account: { user: string; email: string },
   mime: Uint8Array,
   signal: AbortSignal,
-) => Promise<void>;
+) => Promise<void | { refused: ReadonlyArray<{ address: string; reply: string }> }>;
 
 export interface ImapBackendOptions {
   /**

@@ -11,7 +11,11 @@
 //
 // The envelope comes from the message: MAIL FROM is its Sender, else its From (or always the
 // account's address), RCPT TO every address in To, Cc and Bcc; the Bcc fields are removed from
-// what is transmitted. A message is either accepted for every recipient or the call fails.
+// what is transmitted. When every recipient is refused nothing is sent and the call fails
+// ('not-found' for 5yz: EAS 116). When only some are, the message goes to the others (as an MTA
+// would deliver it) and the refused ones come back in the result, so the caller can tell the user
+// with a non-delivery report: failing the call would make the phone send it again to those who
+// already have it, and keep it out of Sent.
 import { createHash } from 'node:crypto';
 import type { ConnectionOptions } from 'node:tls';
 import nodemailer from 'nodemailer';
@@ -69,9 +73,23 @@ export interface SmtpSubmitterOptions {
   name?: string;
 }
 
+/** A recipient the server refused at RCPT TO, with its reply ("550 5.1.1 User unknown"). */
+export interface RefusedRecipient {
+  address: string;
+  reply: string;
+}
+
+/** What happened to a message that went out: the recipients that did not take it, if any. */
+export interface SubmitResult {
+  refused: RefusedRecipient[];
+}
+
 export interface SmtpSubmitter {
-  /** Sends the message as it is, to To, Cc and Bcc, without the Bcc fields. Throws BackendError. */
-  submit(account: Account, mime: Uint8Array, signal: AbortSignal): Promise<void>;
+  /**
+   * Sends the message as it is, to To, Cc and Bcc, without the Bcc fields. Throws BackendError
+   * when nothing was sent; resolves with the recipients refused when some took it.
+   */
+  submit(account: Account, mime: Uint8Array, signal: AbortSignal): Promise<SubmitResult>;
   /** Closes pooled connections. */
   close(): Promise<void>;
 }
@@ -182,16 +200,14 @@ export function createSmtpSubmitter(opts: SmtpSubmitterOptions): SmtpSubmitter {
           signal,
         };
         const info = await acquired.transporter.sendMail(message);
-        const rejected = info.rejected ?? [];
-        if (rejected.length > 0) {
-          // Some recipients took it, some refused it: the phone must hear of it (a silent
-          // partial delivery is a lost message). A resend will reach the others again.
-          throw new BackendError(
-            'not-found',
-            `SMTP: ${rejected.length} of ${envelope.recipients.length} recipients refused`,
-            { cause: info.rejectedErrors },
-          );
-        }
+        const errors = (info.rejectedErrors ?? []) as Array<{ recipient?: unknown; response?: unknown }>;
+        const rejected = (info.rejected ?? []) as Array<string | { address: string }>;
+        const refused = rejected.map((r): RefusedRecipient => {
+          const address = typeof r === 'string' ? r : r.address;
+          const reply = errors.find((e) => e.recipient === address)?.response;
+          return { address, reply: typeof reply === 'string' ? reply.slice(0, 300) : 'refused' };
+        });
+        return { refused };
       } catch (err) {
         throw toBackendError(err, mode);
       } finally {

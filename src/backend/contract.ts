@@ -196,7 +196,11 @@ export interface AttachmentContent {
 export interface MailTransport {
   /**
    * Sends an RFC 5322 message (recipients from To, Cc and Bcc; Bcc is removed before
-   * delivery). With `saveInSent`, a copy lands in the Sent folder.
+   * delivery). With `saveInSent`, a copy lands in the Sent folder. Rejects only when nothing was
+   * sent (the phone keeps the message and may retry). When some recipients took it and others
+   * were refused, it resolves — a retry would reach the first ones twice — and tells the user of
+   * the refused ones itself, as a mail server does (the IMAP backend files a non-delivery report
+   * in the Inbox).
    */
   send(account: Account, mime: Uint8Array, opts: { saveInSent: boolean }, signal: AbortSignal): Promise<void>;
 }

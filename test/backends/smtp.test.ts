@@ -1,7 +1,7 @@
 // The SMTP submitter against real SMTP servers: the test stack's recording receiver (AUTH, spool)
-// for delivery, envelope, Bcc and large messages; a local smtp-server that refuses on purpose
-// for the error mapping (the stack's receiver accepts every recipient, sender and size up to
-// 50 MiB, so refusals need a server of their own).
+// for delivery, envelope, Bcc, large messages and refused recipients (it refuses addresses at
+// refused.invalid); a local smtp-server that refuses on purpose for the rest of the error mapping
+// (the stack's receiver accepts every sender and sizes up to 50 MiB).
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
@@ -10,7 +10,7 @@ import { createSmtpSubmitter, smtpErrorKind, type SmtpSubmitterOptions } from '.
 import type { Account } from '../../src/backend/contract.js';
 import { BackendError, isBackendError, type BackendErrorKind } from '../../src/backend/errors.js';
 import { stripBcc } from '../../src/convert/mime-compose.js';
-import { readSpool, type SpoolMessage } from '../stack/smtp.js';
+import { readSpool, REFUSED_DOMAIN, type SpoolMessage } from '../stack/smtp.js';
 
 const stack = inject('stack');
 const [alice, bob, carol] = stack.users as [
@@ -95,6 +95,27 @@ describe('SMTP submitter on the test stack', () => {
     expect(text).not.toMatch(/^bcc:/im);
     expect(text).toContain('\r\n.A line that starts with a dot.');
     expect(got.raw.equals(Buffer.from(stripBcc(mime)))).toBe(true);
+  });
+
+  it('refused recipients (the receiver refuses refused.invalid): delivered to the rest, refused ones returned', async () => {
+    const smtp = createSmtpSubmitter(passThrough());
+    const id = uniqueId();
+    const result = await smtp.submit(
+      aliceAccount,
+      message(id, { to: `Bob <${bob.email}>, ghost@${REFUSED_DOMAIN}` }),
+      signal(),
+    );
+    expect(result.refused).toEqual([
+      { address: `ghost@${REFUSED_DOMAIN}`, reply: expect.stringMatching(/^550 5\.1\.1 /) },
+    ]);
+    expect((await spooled(id)).rcptTo).toEqual([bob.email]);
+    // every recipient refused: nothing goes out, 'not-found' (EAS 116)
+    const none = uniqueId();
+    expect(
+      (await failure(smtp.submit(aliceAccount, message(none, { to: `x@${REFUSED_DOMAIN}` }), signal()))).kind,
+    ).toBe('not-found');
+    expect((await readSpool(stack.smtp.spoolDir)).some((m) => m.raw.includes(none))).toBe(false);
+    await smtp.close();
   });
 
   it('takes MAIL FROM from Sender when there is one, or from the account by rule', async () => {
@@ -296,10 +317,19 @@ describe('SMTP refusals (a local server that refuses on purpose)', () => {
     expect(await submit(opts)).toBe(kind);
   });
 
-  it('one recipient refused among others is a failure too (not-found), never a silent partial send', async () => {
+  it('some recipients refused: sent to the others, the refused ones reported with their replies', async () => {
     accepted = [];
-    expect(await submit({ to: `${bob.email}, nobody@example.com` })).toBe('not-found');
-    // The server took it for Bob: that is what the error message tells the logs.
+    const smtp = createSmtpSubmitter({ url, auth: { user: 'u', pass: 'pw' }, timeoutMs: 5000 });
+    try {
+      const to = `${bob.email}, nobody@example.com, later@example.com`;
+      const result = await smtp.submit(aliceAccount, message(uniqueId(), { to }), signal());
+      expect(result.refused).toEqual([
+        { address: 'nobody@example.com', reply: expect.stringMatching(/^550 5\.1\.1 /) },
+        { address: 'later@example.com', reply: expect.stringMatching(/^450 4\.2\.1 /) },
+      ]);
+    } finally {
+      await smtp.close();
+    }
     expect(accepted).toEqual([[bob.email]]);
   });
 

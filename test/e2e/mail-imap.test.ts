@@ -11,6 +11,7 @@ import type { WbxmlElement } from '../../wbxml/index.js';
 import { openEasd, type Easd } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { imapConnect } from '../stack/dovecot.js';
+import { readSpool, REFUSED_DOMAIN } from '../stack/smtp.js';
 import type { TestUser } from '../stack/users.js';
 import { EasTestClient, findAll, findText, type EasReply } from '../support/eas-client.js';
 import { validateEasResponse } from '../support/schema.js';
@@ -246,5 +247,47 @@ describe('16.x drafts on Dovecot', () => {
     // both collections already match the phone: no Delete, no second Add
     expect(commandsOf((await phone.sync(drafts)).doc)).toEqual([]);
     expect(commandsOf((await phone.sync(trash)).doc)).toEqual([]);
+  }, 60_000);
+});
+
+describe('SendMail with refused recipients (the SMTP receiver refuses refused.invalid)', () => {
+  it('sends to the others, files Sent, and reports the refused one with a non-delivery report', async () => {
+    const phone = await Phone.open(carol);
+    const inbox = phone.types.get('2')!;
+    await phone.drain(inbox);
+    const subject = `Partly refused ${run}`;
+    const messageId = `<refused-${run}@easd.test>`;
+    const mime = `From: ${carol.email}\r\nTo: bob@easd.test, ghost@${REFUSED_DOMAIN}\r\nSubject: ${subject}\r\nMessage-ID: ${messageId}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhello\r\n`;
+    const res = await phone.command(
+      'SendMail',
+      `<SendMail xmlns="ComposeMail:"><ClientId>refused-${run}</ClientId><SaveInSentItems/><Mime>${mime.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')}</Mime></SendMail>`,
+    );
+    // sent: no Status (MS-ASCMD 2.2.3.177.14), so the phone does not send it again
+    expect(res.status).toBe(200);
+    expect(res.raw.length).toBe(0);
+    const spool = (await readSpool(stack.smtp.spoolDir)).filter((m) => m.raw.includes(messageId));
+    expect(spool.map((m) => m.rcptTo)).toEqual([['bob@easd.test']]);
+    expect(await imapFind(carol, 'Sent', subject)).toHaveLength(1);
+    const [report] = await imapFind(carol, 'INBOX', `Undeliverable: ${subject}`);
+    expect(report?.raw).toMatch(/multipart\/report; report-type=delivery-status/);
+    expect(report?.raw).toContain(`Final-Recipient: rfc822; ghost@${REFUSED_DOMAIN}`);
+    expect(report?.raw).toContain('Status: 5.1.1');
+    // the phone sees the report in its Inbox
+    const adds = await phone.drain(inbox);
+    const shown = adds.find((a) => findText(a, 'Subject') === `Undeliverable: ${subject}`);
+    expect(findText(shown, 'Data')).toContain(`ghost@${REFUSED_DOMAIN}`);
+  }, 60_000);
+
+  it('every recipient refused: Status 116, nothing sent, nothing in Sent', async () => {
+    const phone = await Phone.open(carol);
+    const subject = `All refused ${run}`;
+    const mime = `From: ${carol.email}\r\nTo: ghost@${REFUSED_DOMAIN}\r\nSubject: ${subject}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nhello\r\n`;
+    const res = await phone.command(
+      'SendMail',
+      `<SendMail xmlns="ComposeMail:"><ClientId>all-refused-${run}</ClientId><SaveInSentItems/><Mime>${mime.replace(/</g, '&lt;').replace(/>/g, '&gt;')}</Mime></SendMail>`,
+    );
+    expect(findText(res.doc, 'Status')).toBe('116');
+    expect((await readSpool(stack.smtp.spoolDir)).some((m) => m.raw.includes(subject))).toBe(false);
+    expect(await imapFind(carol, 'Sent', subject)).toEqual([]);
   }, 60_000);
 });
