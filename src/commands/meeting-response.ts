@@ -393,7 +393,8 @@ async function buildReplyMime(
   method: 'REPLY' | 'COUNTER' = 'REPLY',
 ): Promise<Uint8Array> {
   const event = meeting.event;
-  const sequence = sequenceOf(meeting.ics, event.UID);
+  // RFC 5546 3.2.3: the REPLY names the version it answers
+  const sequence = sequenceOf(meeting.ics, event.UID) ?? event.Sequence;
   const start = req.SendResponse?.ProposedStartTime;
   const end = req.SendResponse?.ProposedEndTime;
   const proposed = start !== undefined && end !== undefined ? { start, end } : undefined;

@@ -71,7 +71,7 @@ import {
   type Warn,
   type WriteZone,
 } from './icalendar-common.js';
-import { recurrenceToRrule, ruleStartOf, rruleToRecurrence } from './icalendar-recurrence.js';
+import { recurrenceToRrule, ruleStartOf, rruleToRecurrence, type RuleStart } from './icalendar-recurrence.js';
 import {
   fromWall,
   parseWall,
@@ -613,7 +613,12 @@ export function calendarToIcs(item: CalendarItem, options: CalendarToIcsOptions 
     const start = ruleStartOf(allDay ? allDayDate(startUtc, dateZones) : toWall(wz.resolved.zone, startUtc));
     const until = (d: Date): string =>
       allDay ? jcalDate(allDayDate(d.getTime(), dateZones, 'floor')) : jcalUtc(d.getTime());
-    setProps(master, 'rrule', [['rrule', {}, 'recur', recurrenceToRrule(item.Recurrence, start, until)]]);
+    const rule = recurrenceToRrule(item.Recurrence, start, until);
+    // an unchanged rule keeps its stored spelling (an implicit BYDAY, its UNTIL form), so a
+    // phone's edit of something else does not rewrite another client's RRULE
+    const storedRule = baseRule.length === 1 ? (baseRule[0]!.jCal[3] as Record<string, unknown>) : undefined;
+    if (storedRule === undefined || !sameRule(storedRule, rule, start))
+      setProps(master, 'rrule', [['rrule', {}, 'recur', rule]]);
     const deleted = (item.Exceptions ?? [])
       .filter((e) => e.Deleted === true)
       .sort((a, b) => a.ExceptionStartTime.getTime() - b.ExceptionStartTime.getTime());
@@ -652,6 +657,19 @@ function keepStoredZone(wz: WriteZone, master: ICAL.Component, cal: ICAL.Compone
     if (zone.offsetAt(t) !== wz.resolved.zone.offsetAt(t)) return wz;
   }
   return { ...wz, resolved: { tzid, zone }, utc: false };
+}
+
+/** Whether two RRULE values mean the same EAS recurrence from this start. */
+function sameRule(a: Record<string, unknown>, b: Record<string, unknown>, start: RuleStart): boolean {
+  const until = (v: string): Date | undefined => {
+    const t = Date.parse(/Z$|^\d{4}-\d{2}-\d{2}$/.test(v) ? v : `${v}Z`);
+    return Number.isNaN(t) ? undefined : new Date(t);
+  };
+  const x = rruleToRecurrence(a, start, until);
+  const y = rruleToRecurrence(b, start, until);
+  return (
+    'recurrence' in x && 'recurrence' in y && JSON.stringify(x.recurrence) === JSON.stringify(y.recurrence)
+  );
 }
 
 function baseRuleExpressible(rules: ICAL.Property[]): boolean {

@@ -12,13 +12,12 @@ import { openEasd, type Easd } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { readSpool, type SpoolMessage } from '../stack/smtp.js';
 import { findAll, findText } from '../support/eas-client.js';
-import { davObjects, syncedPhone, type SyncedPhone } from './calendar-support.js';
+import { davObjects, putIcs, syncedPhone, type SyncedPhone } from './calendar-support.js';
 
 const stack = inject('stack');
 const carol = stack.users.find((u) => u.user === 'carol')!;
 let easd: Easd;
 let dataDir: string;
-const auth = 'Basic ' + Buffer.from(`${carol.user}:${carol.password}`).toString('base64');
 // the account's address as the IMAP backend forms it (the login at the IMAP host's name)
 const me = `${carol.user}@${stack.imap.host}`;
 const meRe = me.replace(/\./g, '\\.');
@@ -195,14 +194,8 @@ describe('invitations for meetings organized on a 16.1 phone', () => {
       'ATTENDEE;PARTSTAT=ACCEPTED:mailto:frank@elsewhere.test',
       'END:VEVENT',
       'END:VCALENDAR',
-      '',
-    ].join('\r\n');
-    const put = await fetch(`${stack.dav.url}${carol.user}/calendar/${encodeURIComponent(uid)}.ics`, {
-      method: 'PUT',
-      headers: { authorization: auth, 'content-type': 'text/calendar; charset=utf-8' },
-      body: ics,
-    });
-    expect(put.status).toBe(201);
+    ];
+    expect(await putIcs(stack.dav.url, carol, 'calendar', uid, ics)).toBe(201);
     const synced = await phone.sync('<GetChanges/><WindowSize>100</WindowSize>');
     const theirs = findAll(synced, 'Add').find((a) => findText(a, 'Subject') === subject);
     expect(findText(theirs, 'MeetingStatus')).toBe('3');

@@ -77,3 +77,22 @@ export async function syncedPhone(
   }
   return { client, collectionId, sync };
 }
+
+/** Another CalDAV client PUTs a calendar object (its content lines) into one of the user's collections. */
+export async function putIcs(
+  davUrl: string,
+  user: { user: string; password: string },
+  collection: string,
+  uid: string,
+  lines: readonly string[],
+): Promise<number> {
+  const res = await fetch(`${davUrl}${user.user}/${collection}/${encodeURIComponent(uid)}.ics`, {
+    method: 'PUT',
+    headers: {
+      authorization: 'Basic ' + Buffer.from(`${user.user}:${user.password}`).toString('base64'),
+      'content-type': 'text/calendar; charset=utf-8',
+    },
+    body: [...lines, ''].join('\r\n'),
+  });
+  return res.status;
+}
