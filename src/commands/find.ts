@@ -16,7 +16,7 @@ import {
 } from '../protocol/find.js';
 import { encodeItem } from '../protocol/items/index.js';
 import { ProtocolError } from '../protocol/read.js';
-import { galProperties, NoPicture } from '../protocol/search.js';
+import { galProperties, pictureAnswers } from '../protocol/search.js';
 import { serverIdOf } from '../sync/collection.js';
 import { backendCall, type EngineContext, type EngineDeps } from './deps.js';
 import { findMail } from './search.js';
@@ -110,12 +110,12 @@ async function findInDirectory(deps: EngineDeps, ctx: EngineContext, c: FindGalC
   );
   if (!got.ok) return { Store: 'GAL', Status: got.status, results: [] };
   const entries = got.value.slice(c.Range.start, c.Range.end + 1);
-  // The directory contract carries no pictures: Status 173 (MS-ASCMD 2.2.2) for each one asked for.
-  const picture = c.Picture !== undefined ? { Status: NoPicture } : undefined;
+  // Each entry's photo under MaxSize/MaxPictures (MS-ASCMD 2.2.3.104.1, 2.2.3.105.1): 1, 173, 174 or 175.
+  const picture = c.Picture !== undefined ? pictureAnswers(c.Picture) : undefined;
   return {
     Store: 'GAL',
     Status: FindStatus.Success,
-    results: entries.map((e) => ({ Properties: galProperties(e, picture) })),
+    results: entries.map((e) => ({ Properties: galProperties(e, picture?.(e.Picture)) })),
     ...(entries.length > 0 && { Range: { start: c.Range.start, end: c.Range.start + entries.length - 1 } }),
     Total: got.value.length,
   };
