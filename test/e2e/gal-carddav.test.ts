@@ -220,6 +220,20 @@ describe('GAL on a shared Radicale address book (service account)', () => {
     expect(findText(findAll(doc, 'Picture')[0], 'Status')).toBe('174');
   });
 
+  it('Find (16.1) GAL criterion: the entry and its photo', async () => {
+    const c16 = await phone(easd, alice, '16.1');
+    const res = await c16.command(
+      'Find',
+      `<Find xmlns="Find:"><SearchId>${'0'.repeat(8)}-0000-0000-0000-${'0'.repeat(12)}</SearchId><ExecuteSearch><GalSearchCriterion><Query><FreeText>anna</FreeText></Query><Options><Range>0-9</Range><Picture><MaxPictures>1</MaxPictures></Picture></Options></GalSearchCriterion></ExecuteSearch></Find>`,
+    );
+    await validateEasResponse(res.doc!, 'Find');
+    const r = findAll(res.doc, 'Result')[0];
+    expect([findText(r, 'DisplayName'), findText(findAll(r, 'Picture')[0], 'Data')]).toEqual([
+      'Anna Berg',
+      b64(photo),
+    ]);
+  });
+
   it('ResolveRecipients: a GAL entry (Type 1) with its certificate and photo', async () => {
     const doc = await resolveRecipients(
       c,
