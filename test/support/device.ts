@@ -405,8 +405,11 @@ export class Device {
     if (result.status !== '1' || reply.doc === undefined) return result;
     c.key = findText(collection, 'SyncKey') ?? c.key;
     // What the phone did itself is already in its store.
+    const ownAdds = new Map<string, WbxmlElement>();
     if (opts.commands !== undefined) {
       for (const own of fromXml(`<Commands xmlns="AirSync:">${opts.commands}</Commands>`).children) {
+        const clientId = findText(own, 'ClientId');
+        if (own.name === 'Add' && clientId !== undefined) ownAdds.set(clientId, appData(own));
         const id = findText(own, 'ServerId');
         if (id === undefined) continue;
         if (own.name === 'Delete') c.items.delete(id);
@@ -431,7 +434,7 @@ export class Device {
       const serverId = findText(r, 'ServerId');
       if (r.name === 'Add' && findText(r, 'Status') === '1' && serverId !== undefined) {
         if (c.items.has(serverId)) throw new DeviceError(`the server gave ${serverId} to two Adds`);
-        c.items.set(serverId, el('AirSync', 'ApplicationData'));
+        c.items.set(serverId, ownAdds.get(findText(r, 'ClientId') ?? '') ?? el('AirSync', 'ApplicationData'));
       }
     }
     return result;
