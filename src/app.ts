@@ -212,6 +212,7 @@ export async function openEasd(config: Config, log: Logger): Promise<Easd> {
   const deps: EngineDeps = { backend, state, policy, push: { hub, settings: defaultPushSettings } };
   const trace = new TraceSwitch(state, config.traceDevices, (err) => log.warn({ err }, 'trace switch'));
   await trace.refresh();
+  trace.start();
   const https = config.tls && {
     cert: await readFile(config.tls.certFile),
     key: await readFile(config.tls.keyFile),
@@ -260,6 +261,7 @@ export async function openEasd(config: Config, log: Logger): Promise<Easd> {
   }
   // Held requests end in preClose; then the store and the backend are closed, state flushed.
   app.addHook('onClose', async () => {
+    trace.stop();
     await metricsApp?.close();
     await hub.close();
     await bus.close();

@@ -1,7 +1,7 @@
 // The debug trace switched at run time: `easd trace on alice[/DEVICE]` writes the pattern into
-// the state store's "trace" record; every node re-reads that one record every few seconds in the
-// background, so no request waits for it and a switch reaches every node sharing the store
-// without a restart. Patterns from EASD_TRACE_DEVICES are always on.
+// the state store's "trace" record; every node re-reads that one record every few seconds on a
+// timer, so no request waits for it (nor sees a stale answer because it came first) and a switch
+// reaches every node sharing the store without a restart. Patterns from EASD_TRACE_DEVICES are always on.
 import { traceMatcher } from '../http/trace.js';
 import type { StateStore } from '../state/store.js';
 
@@ -16,7 +16,7 @@ export const traceRefreshMs = 5000;
 
 export class TraceSwitch {
   private match: (user: string, deviceId: string) => boolean;
-  private nextRefresh = 0;
+  private timer: NodeJS.Timeout | undefined;
   private refreshing = false;
 
   constructor(
@@ -32,20 +32,28 @@ export class TraceSwitch {
   async refresh(): Promise<void> {
     const record = await this.state.global('trace').get<TraceRecord>();
     this.match = traceMatcher([...this.fixed, ...(record?.patterns ?? [])]);
-    this.nextRefresh = Date.now() + this.refreshMs;
   }
 
-  /** Synchronous and cheap: answers from the last read; starts a re-read when it is due. */
-  traced(user: string, deviceId: string): boolean {
-    if (Date.now() >= this.nextRefresh && !this.refreshing) {
+  /** Re-reads every `refreshMs` until stop(); the timer never keeps the process alive. */
+  start(): void {
+    if (this.timer !== undefined) return;
+    this.timer = setInterval(() => {
+      if (this.refreshing) return;
       this.refreshing = true;
       this.refresh()
-        .catch((err: unknown) => {
-          this.nextRefresh = Date.now() + this.refreshMs;
-          this.onError(err);
-        })
+        .catch(this.onError)
         .finally(() => (this.refreshing = false));
-    }
+    }, this.refreshMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Synchronous and cheap: a match against the patterns last read. */
+  traced(user: string, deviceId: string): boolean {
     return this.match(user, deviceId);
   }
 }
