@@ -174,7 +174,8 @@ export class CardDavGal {
     const wanted: string[] = [];
     for (const c of batch.changes) {
       if (c.kind === 'delete') book.cards.delete(c.id);
-      else if (book.cards.get(c.id)?.etag !== c.version) wanted.push(c.id);
+      else if (book.cards.get(c.id)?.etag !== c.version && !this.adopt(book, c.id, c.version ?? ''))
+        wanted.push(c.id);
     }
     await this.fetch(s, book, wanted, signal);
     return true;
@@ -196,10 +197,28 @@ export class CardDavGal {
       const id = this.dav.remember(s, 'gal', url);
       seen.add(id);
       const etag = textOf(prop(r, DAV, 'getetag'));
-      if (etag === '' || book.cards.get(id)?.etag !== etag) wanted.push(id);
+      if (etag === '' || (book.cards.get(id)?.etag !== etag && !this.adopt(book, id, etag))) wanted.push(id);
     }
     for (const id of book.cards.keys()) if (!seen.has(id)) book.cards.delete(id);
     await this.fetch(s, book, wanted, signal);
+  }
+
+  /**
+   * Takes the card from another reader's copy when that copy holds the same resource at the same
+   * ETag: this reader's own listing just showed it may read that version, and one version of a
+   * resource has one content (RFC 7232 §2.3), so per-user copies share entries instead of each
+   * downloading the whole book.
+   */
+  private adopt(book: Book, id: string, etag: string): boolean {
+    if (etag === '') return false;
+    for (const other of this.books.values()) {
+      const c = other === book ? undefined : other.cards.get(id);
+      if (c !== undefined && c.etag === etag) {
+        book.cards.set(id, c);
+        return true;
+      }
+    }
+    return false;
   }
 
   /** RFC 6352 §8.7 addressbook-multiget of the cards `ids`, in batches. */

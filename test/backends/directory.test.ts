@@ -291,6 +291,34 @@ describe('CardDavGal refresh paths', () => {
     ]);
   });
 
+  it('per-user copies share the cards they may both read: the second reader downloads none', async () => {
+    fake = new FakeBook(false);
+    fake.put('a.vcf', 'Ada Alder', 'ada@example.org');
+    fake.put('b.vcf', 'Adam Birch', 'adam@example.org');
+    const gal = new CardDavGal({ url: await fake.start(), userPassword: () => 'pw', refreshMs: 0 });
+    const bob = { user: 'bob', email: 'bob@example.org' };
+    await gal.directory(account, 'ad', 10, signal());
+    fake.log.length = 0;
+    expect((await gal.directory(bob, 'ad', 10, signal())).map((e) => e.DisplayName)).toEqual([
+      'Ada Alder',
+      'Adam Birch',
+    ]);
+    expect(fake.log).toEqual(['PROPFIND 0', 'PROPFIND 1']);
+    fake.put('a.vcf', 'Ada Ash', 'ada@example.org');
+    fake.log.length = 0;
+    expect((await gal.directory(account, 'ash', 10, signal())).map((e) => e.DisplayName)).toEqual([
+      'Ada Ash',
+    ]);
+    expect((await gal.directory(bob, 'ash', 10, signal())).map((e) => e.DisplayName)).toEqual(['Ada Ash']);
+    expect(fake.log).toEqual([
+      'PROPFIND 0',
+      'PROPFIND 1',
+      'REPORT 1 addressbook-multiget a.vcf',
+      'PROPFIND 0',
+      'PROPFIND 1',
+    ]);
+  });
+
   it('a server gone down: the copy held is the answer; with none, unavailable', async () => {
     const gal = await open(false);
     await names(gal, 'ad');
