@@ -38,12 +38,23 @@ export interface RuleStart {
   weekday: number;
   day: number;
   month: number;
+  /** DTSTART's time of day, which a BYHOUR/BYMINUTE/BYSECOND may repeat; unknown: any such part is refused. */
+  hour?: number;
+  minute?: number;
+  second?: number;
 }
 
 /** The RuleStart of a wall-clock time (or a date's midnight). */
 export function ruleStartOf(wall: number): RuleStart {
   const d = new Date(wall);
-  return { weekday: d.getUTCDay(), day: d.getUTCDate(), month: d.getUTCMonth() + 1 };
+  return {
+    weekday: d.getUTCDay(),
+    day: d.getUTCDate(),
+    month: d.getUTCMonth() + 1,
+    hour: d.getUTCHours(),
+    minute: d.getUTCMinutes(),
+    second: d.getUTCSeconds(),
+  };
 }
 
 export type RecurrenceResult = { recurrence: Recurrence } | { reason: string };
@@ -82,8 +93,19 @@ export function rruleToRecurrence(
   const bymonthday = numbers(rule.bymonthday);
   const bymonth = numbers(rule.bymonth);
   const bysetpos = numbers(rule.bysetpos);
-  for (const part of ['byyearday', 'byweekno', 'byhour', 'byminute', 'bysecond'] as const) {
+  for (const part of ['byyearday', 'byweekno'] as const) {
     if (toArray(rule[part]).length > 0) return { reason: `${part.toUpperCase()} has no EAS equivalent` };
+  }
+  // MS-OXCICAL 2.1.3.2.2: the recurrence templates take one BYHOUR and one BYMINUTE value — DTSTART's
+  // own time, to which RFC 5545 3.3.10 defaults anyway; any other time of day has no EAS pattern.
+  for (const [part, at] of [
+    ['byhour', start.hour],
+    ['byminute', start.minute],
+    ['bysecond', start.second],
+  ] as const) {
+    const values = numbers(rule[part]);
+    if (values.length > 0 && (values.length > 1 || values[0] !== at))
+      return { reason: `${part.toUpperCase()}=${values.join(',')} has no EAS equivalent` };
   }
   if (bysetpos.length > 1) return { reason: 'several BYSETPOS values' };
   if (bymonth.length > 1) return { reason: 'several BYMONTH values' };

@@ -579,7 +579,15 @@ export function calendarToIcs(item: CalendarItem, options: CalendarToIcsOptions 
 
   // Whether the stored rule is one the phone never saw (not expressible): then it stays.
   const baseRule = master.getAllProperties('rrule');
-  const keepBaseRule = item.Recurrence === undefined && baseRule.length > 0 && !baseRuleExpressible(baseRule);
+  const storedStart = master.getFirstProperty('dtstart');
+  const storedWall = storedStart ? readTime(baseCtx, storedStart)?.wall : undefined;
+  const keepBaseRule =
+    item.Recurrence === undefined &&
+    baseRule.length > 0 &&
+    !baseRuleExpressible(
+      baseRule,
+      storedWall === undefined ? { weekday: 1, day: 1, month: 1 } : ruleStartOf(storedWall),
+    );
 
   setText(master, 'uid', uid);
   // RFC 5546 2.1.4: SEQUENCE only ever grows; an item without one keeps the stored value.
@@ -672,13 +680,9 @@ function sameRule(a: Record<string, unknown>, b: Record<string, unknown>, start:
   );
 }
 
-function baseRuleExpressible(rules: ICAL.Property[]): boolean {
+function baseRuleExpressible(rules: ICAL.Property[], start: RuleStart): boolean {
   if (rules.length !== 1) return false;
-  const result = rruleToRecurrence(
-    rules[0]!.jCal[3] as Record<string, unknown>,
-    { weekday: 1, day: 1, month: 1 },
-    () => undefined,
-  );
+  const result = rruleToRecurrence(rules[0]!.jCal[3] as Record<string, unknown>, start, () => undefined);
   return 'recurrence' in result;
 }
 

@@ -375,6 +375,9 @@ describe('recurrence patterns both ways', () => {
     ['FREQ=YEARLY', { Type: 5, MonthOfYear: 1, DayOfMonth: 31 }],
     ['FREQ=MONTHLY;BYDAY=TH;BYSETPOS=-1', { Type: 3, WeekOfMonth: 5, DayOfWeek: 16 }],
     ['FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=-1', { Type: 6, MonthOfYear: 3, WeekOfMonth: 5, DayOfWeek: 127 }],
+    // MS-OXCICAL 2.1.3.2.2 templates: DTSTART's own hour and minute (Outlook writes them)
+    ['FREQ=DAILY;BYHOUR=9;BYMINUTE=0', { Type: 0 }],
+    ['FREQ=WEEKLY;BYDAY=FR;BYHOUR=9;BYMINUTE=0;BYSECOND=0', { Type: 1, DayOfWeek: 32 }],
   ])('equivalent rule %s reads as %j', (rrule, expected) => {
     const text = calendarToIcs(base, { year: YEAR }).replace('DTSTAMP', `RRULE:${rrule}\r\nDTSTAMP`);
     expect(icsToCalendar(text, { year: YEAR }).Recurrence).toEqual(expected);
@@ -390,6 +393,9 @@ describe('recurrence patterns both ways', () => {
     'FREQ=YEARLY;BYWEEKNO=20;BYDAY=MO',
     'FREQ=YEARLY;BYDAY=20MO',
     'FREQ=WEEKLY;BYMONTH=6,7,8;BYDAY=SA',
+    'FREQ=DAILY;BYHOUR=10',
+    'FREQ=WEEKLY;BYDAY=FR;BYHOUR=9,17',
+    'FREQ=DAILY;BYMINUTE=0,30',
   ])('%s is not expressible', (rrule) => {
     const text = calendarToIcs(base, { year: YEAR }).replace('DTSTAMP', `RRULE:${rrule}\r\nDTSTAMP`);
     const warnings: string[] = [];
@@ -397,6 +403,25 @@ describe('recurrence patterns both ways', () => {
       icsToCalendar(text, { year: YEAR, onWarning: (w) => warnings.push(w.code) }).Recurrence,
     ).toBeUndefined();
     expect(warnings).toContain('recurrence-not-expressible');
+  });
+});
+
+describe('an expressible rule written by another client', () => {
+  it("keeps its stored spelling when the phone's edit leaves the recurrence as it was", () => {
+    // Outlook spells out INTERVAL=1 and an UNTIL at the start's time, which easd would leave out
+    const text = fixture('outlook-weekly-berlin.ics');
+    const rule = 'RRULE:FREQ=WEEKLY;UNTIL=20250430T070000Z;INTERVAL=1;BYDAY=MO,WE;WKST=MO';
+    expect(text).toContain(rule);
+    const item = icsToCalendar(text, { year: YEAR });
+    const out = calendarToIcs({ ...item, Subject: 'Renamed' }, { base: text, year: YEAR });
+    expect(out).toContain(`${rule}\r\n`);
+    // the event starts at 09:00 Berlin time: BYHOUR=9;BYMINUTE=0 repeats it
+    const daily = text.replace(rule, 'RRULE:FREQ=DAILY;BYHOUR=9;BYMINUTE=0;COUNT=5');
+    expect(icsToCalendar(daily, { year: YEAR }).Recurrence).toEqual({ Type: 0, Occurrences: 5 });
+    const read = icsToCalendar(daily, { year: YEAR });
+    expect(calendarToIcs({ ...read, Subject: 'Renamed' }, { base: daily, year: YEAR })).toContain(
+      'RRULE:FREQ=DAILY;BYHOUR=9;BYMINUTE=0;COUNT=5\r\n',
+    );
   });
 });
 
