@@ -10,7 +10,7 @@
 import type { Account, DirectoryEntry } from '../../src/backend/contract.js';
 import { BackendError, isBackendError } from '../../src/backend/errors.js';
 import { DavResources, propfindBody, type DavSession } from '../dav/resources.js';
-import { buildXml, CARDDAV, DAV, el, prop, textOf } from '../dav/webdav.js';
+import { buildXml, CARDDAV, childKeys, DAV, el, prop, textOf } from '../dav/webdav.js';
 import { entryFromVcard } from './entry.js';
 import { byDisplayName, indexEntry, lookup, type Indexed } from './match.js';
 
@@ -135,13 +135,20 @@ export class CardDavGal {
         'PROPFIND',
         this.url,
         '0',
-        propfindBody(el(DAV, 'sync-token'), el(CALENDARSERVER, 'getctag')),
+        propfindBody(el(DAV, 'resourcetype'), el(DAV, 'sync-token'), el(CALENDARSERVER, 'getctag')),
         signal,
       )
       .catch((err: unknown) => {
         throw readError(err);
       });
     const r = head.responses[0];
+    // A home or principal URL would list collections, not cards: an empty GAL that says nothing.
+    const type = r === undefined ? undefined : prop(r, DAV, 'resourcetype');
+    if (type !== undefined && !childKeys(type).has(`${CARDDAV}|addressbook`))
+      throw new BackendError(
+        'denied',
+        'the GAL URL is not an address book collection (a home or principal?)',
+      );
     const syncToken = textOf(r === undefined ? undefined : prop(r, DAV, 'sync-token'));
     const version = syncToken || textOf(r === undefined ? undefined : prop(r, CALENDARSERVER, 'getctag'));
     if (version === '' || version !== book.version) {

@@ -358,6 +358,16 @@ describe('what a lookup costs on the DAV server', () => {
     }
   });
 
+  it('a URL that is not an address book (the home) is refused, not an empty GAL', async () => {
+    const gal = new CardDavGal({
+      url: `${stack.dav.url}carol/`,
+      service: { user: carol.user, password: carol.password },
+    });
+    await expect(
+      gal.directory({ user: 'alice', email: alice.email }, 'anna', 10, AbortSignal.timeout(10_000)),
+    ).rejects.toMatchObject({ kind: 'denied', message: expect.stringContaining('not an address book') });
+  });
+
   it('no request at all while the held book is younger than refreshMs', async () => {
     const gal = new CardDavGal({
       url: book,
