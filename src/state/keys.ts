@@ -13,6 +13,9 @@
 //   u/<user>/d/<device>/x/<name>            one of those records (folder id map, last Sync, …)
 //   g/<name>                                a deployment-wide record (admin switches: trace)
 //   lock/<part>/<part>…                     lock names (never data)
+//   index/<one of the index keys above>     the index as a set (a SQLite table, a Redis set); the
+//                                           index keys themselves held arrays before (layout 1)
+//   layout                                  the layout's version (2: indexes are sets)
 
 export class StateKeyError extends Error {
   constructor(message: string) {
@@ -51,5 +54,7 @@ export const stateKeys = {
   data: (user: string, deviceId: string, name: string): string =>
     `${deviceBase(user, deviceId)}/x/${escapeId('record name', name)}`,
   global: (name: string): string => `g/${escapeId('record name', name)}`,
+  layout: (): string => 'layout',
+  index: (indexKey: string): string => `index/${indexKey}`,
   lock: (parts: readonly string[]): string => `lock/${parts.map((p) => escapeId('lock name', p)).join('/')}`,
 };

@@ -1,8 +1,9 @@
 // The state store: keyv over embedded SQLite (default) or Redis (EASD_STATE_URL=redis://…).
 // Nothing outside this file sees a raw key: callers get scoped accessors (store.device(user, id))
 // that can only reach that device's records; the layout itself lives in keys.ts. Indexes (users
-// with devices, devices of a user, collections and records of a device) are plain records kept
-// under a lock, so listing and removal work the same on both stores.
+// with devices, devices of a user, collections and records of a device) are sets with one row or
+// member per entry (a SQLite table, Redis sets), so adding a device costs the same whether its
+// user has one device or 20,000: an index is never read or written whole on a request's path.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import KeyvRedis, { createClient } from '@keyv/redis';
@@ -107,6 +108,48 @@ async function openSqlite(file: string, namespace: string): Promise<StateStore> 
   await adapter.query(
     'CREATE TABLE IF NOT EXISTS easd_locks(key TEXT PRIMARY KEY, token TEXT NOT NULL, expires INTEGER NOT NULL)',
   );
+  await adapter.query(
+    'CREATE TABLE IF NOT EXISTS easd_index(key TEXT NOT NULL, entry TEXT NOT NULL, PRIMARY KEY(key, entry)) WITHOUT ROWID',
+  );
+  const indexes: IndexBackend = {
+    async add(key, entry) {
+      await adapter.query('INSERT OR IGNORE INTO easd_index(key, entry) VALUES(?, ?)', key, entry);
+    },
+    async remove(key, entry, unlessAnyIn) {
+      // One statement: atomic against a concurrent add to unlessAnyIn (see IndexBackend).
+      if (unlessAnyIn === undefined)
+        await adapter.query('DELETE FROM easd_index WHERE key = ? AND entry = ?', key, entry);
+      else
+        await adapter.query(
+          'DELETE FROM easd_index WHERE key = ? AND entry = ? AND NOT EXISTS (SELECT 1 FROM easd_index WHERE key = ?)',
+          key,
+          entry,
+          unlessAnyIn,
+        );
+    },
+    async list(key) {
+      const rows = (await adapter.query('SELECT entry FROM easd_index WHERE key = ?', key)) as Array<{
+        entry: string;
+      }>;
+      // Sorted here, as on Redis, so both stores list in the same (UTF-16) order.
+      return rows.map((r) => r.entry).sort();
+    },
+    async drop(keys) {
+      await adapter.query(
+        'DELETE FROM easd_index WHERE key IN (SELECT value FROM json_each(?))',
+        JSON.stringify(keys),
+      );
+    },
+    async legacyKeys(prefix) {
+      // A range on the primary key, not LIKE (case-insensitive, so it would scan the table).
+      const rows = (await adapter.query(
+        'SELECT key FROM keyv WHERE key >= ? AND key < ?',
+        prefix,
+        prefix + '\uffff',
+      )) as Array<{ key: string }>;
+      return rows.map((r) => r.key);
+    },
+  };
   const backend: LockBackend = {
     async acquire(key, token, ttlMs) {
       const now = Date.now();
@@ -134,7 +177,9 @@ async function openSqlite(file: string, namespace: string): Promise<StateStore> 
       await adapter.query('DELETE FROM easd_locks WHERE key = ? AND token = ?', key, token);
     },
   };
-  return new KeyvStateStore('sqlite', makeKeyv(adapter), namespace, backend, () => adapter.disconnect());
+  return KeyvStateStore.open('sqlite', makeKeyv(adapter), namespace, backend, indexes, () =>
+    adapter.disconnect(),
+  );
 }
 
 // Frees the lock only if this holder's token is still the value (MS-ASCMD has nothing to say here:
@@ -143,12 +188,16 @@ const releaseScript =
   "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 const renewScript =
   "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
+// Removes an index entry only while the guard set is empty, atomically (see IndexBackend.remove).
+const removeUnlessScript =
+  "if redis.call('SCARD', KEYS[2]) == 0 then return redis.call('SREM', KEYS[1], ARGV[1]) else return 0 end";
 
 async function openRedis(url: string, namespace: string): Promise<StateStore> {
   const client = createClient({ url });
   client.on('error', () => {}); // reconnects by itself; commands meanwhile reject or wait
   await client.connect();
   const adapter = new KeyvRedis(client, { throwOnErrors: true, throwOnConnectError: true });
+  const keyv = makeKeyv(adapter);
   const backend: LockBackend = {
     async acquire(key, token, ttlMs) {
       return (
@@ -162,7 +211,32 @@ async function openRedis(url: string, namespace: string): Promise<StateStore> {
       await client.eval(releaseScript, { keys: [key], arguments: [token] });
     },
   };
-  return new KeyvStateStore('redis', makeKeyv(adapter), namespace, backend, async () => {
+  const indexes: IndexBackend = {
+    async add(key, entry) {
+      await client.sAdd(key, entry);
+    },
+    async remove(key, entry, unlessAnyIn) {
+      if (unlessAnyIn === undefined) await client.sRem(key, entry);
+      else await client.eval(removeUnlessScript, { keys: [key, unlessAnyIn], arguments: [entry] });
+    },
+    async list(key) {
+      return (await client.sMembers(key)).sort();
+    },
+    async drop(keys) {
+      if (keys.length > 0) await client.del(keys);
+    },
+    async legacyKeys(prefix) {
+      // keyv-redis puts its own namespace ("keyv::") before the keys it is given.
+      const raw = adapter.createKeyPrefix(prefix, adapter.namespace);
+      const extra = raw.length - prefix.length;
+      const found: string[] = [];
+      const match = raw.replace(/[*?[\]\\]/g, '\\$&') + '*';
+      for await (const keys of client.scanIterator({ MATCH: match, COUNT: 1000, TYPE: 'string' }))
+        for (const k of keys) found.push(k.slice(extra));
+      return found;
+    },
+  };
+  return KeyvStateStore.open('redis', keyv, namespace, backend, indexes, async () => {
     client.destroy();
   });
 }
@@ -180,15 +254,57 @@ function makeKeyv(store: KeyvSqlite | KeyvRedis<unknown>): Keyv {
   return keyv;
 }
 
+/**
+ * Index storage: sets of strings under full (namespaced) keys. Entries are ids as escaped in
+ * keys.ts's callers, never parsed.
+ */
+interface IndexBackend {
+  add(key: string, entry: string): Promise<void>;
+  /**
+   * Removes an entry; with `unlessAnyIn`, only while that index is empty, in one atomic step, so
+   * that "a user is listed while it has a device" survives a device being added meanwhile (the
+   * adder writes the device's entry first, then the user's).
+   */
+  remove(key: string, entry: string, unlessAnyIn?: string): Promise<void>;
+  /** The entries, sorted. */
+  list(key: string): Promise<string[]>;
+  drop(keys: string[]): Promise<void>;
+  /** Keys of plain records starting with `prefix` (to find indexes of the old layout). */
+  legacyKeys(prefix: string): Promise<string[]>;
+}
+
+/** Layout 2: indexes are sets (stores written before kept each as one record holding an array). */
+const layoutVersion = 2;
+const legacyIndexPattern = /^(users|u\/[^/]+\/devices|u\/[^/]+\/d\/[^/]+\/(collections|data))$/;
+
 class KeyvStateStore implements StateStore {
   private readonly locks: Locks;
   private closed = false;
 
-  constructor(
+  static async open(
+    kind: 'sqlite' | 'redis',
+    keyv: Keyv,
+    namespace: string,
+    backend: LockBackend,
+    indexes: IndexBackend,
+    disconnect: () => Promise<void>,
+  ): Promise<KeyvStateStore> {
+    const store = new KeyvStateStore(kind, keyv, namespace, backend, indexes, disconnect);
+    try {
+      await store.upgradeLayout();
+    } catch (err) {
+      await disconnect().catch(() => {});
+      throw err;
+    }
+    return store;
+  }
+
+  private constructor(
     readonly kind: 'sqlite' | 'redis',
     private readonly keyv: Keyv,
     private readonly namespace: string,
     backend: LockBackend,
+    private readonly indexes: IndexBackend,
     private readonly disconnect: () => Promise<void>,
   ) {
     this.locks = new Locks(backend);
@@ -239,32 +355,25 @@ class KeyvStateStore implements StateStore {
     };
   }
 
-  async readIndex(key: string): Promise<string[]> {
-    return ((await this.keyv.get(this.full(key))) as string[] | undefined) ?? [];
+  readIndex(key: string): Promise<string[]> {
+    return this.indexes.list(this.indexKey(key));
   }
 
-  /** Adds an entry to an index unless present; the read-modify-write runs under the index's lock. */
-  async addToIndex(key: string, entry: string): Promise<void> {
-    if ((await this.readIndex(key)).includes(entry)) return;
-    await this.lock(['index', key], async () => {
-      const entries = await this.readIndex(key);
-      if (entries.includes(entry)) return;
-      entries.push(entry);
-      entries.sort();
-      await this.keyv.set(this.full(key), entries);
-    });
+  addToIndex(key: string, entry: string): Promise<void> {
+    return this.indexes.add(this.indexKey(key), entry);
   }
 
-  /** Removes an entry; `keepIf` (run under the lock) can veto, as the users index does. */
-  async removeFromIndex(key: string, entry: string, keepIf?: () => Promise<boolean>): Promise<void> {
-    await this.lock(['index', key], async () => {
-      if (keepIf !== undefined && (await keepIf())) return;
-      const entries = await this.readIndex(key);
-      const rest = entries.filter((e) => e !== entry);
-      if (rest.length === entries.length) return;
-      if (rest.length === 0) await this.keyv.delete(this.full(key));
-      else await this.keyv.set(this.full(key), rest);
-    });
+  /** Removes an entry; with `unlessAnyIn`, only while that index is empty (atomically). */
+  removeFromIndex(key: string, entry: string, unlessAnyIn?: string): Promise<void> {
+    return this.indexes.remove(
+      this.indexKey(key),
+      entry,
+      unlessAnyIn === undefined ? undefined : this.indexKey(unlessAnyIn),
+    );
+  }
+
+  dropIndexes(keys: string[]): Promise<void> {
+    return this.indexes.drop(keys.map((k) => this.indexKey(k)));
   }
 
   async deleteKeys(keys: string[]): Promise<void> {
@@ -273,6 +382,34 @@ class KeyvStateStore implements StateStore {
 
   private full(key: string): string {
     return `${this.namespace}:${key}`;
+  }
+
+  /** Index sets live apart from records (keys.ts: index/…), so no set shares a record's key. */
+  private indexKey(key: string): string {
+    return this.full(stateKeys.index(key));
+  }
+
+  /**
+   * Stores written before indexes were sets kept each index as one record holding an array:
+   * their entries move into the sets once, under a lock, so nodes starting together do it once.
+   */
+  private async upgradeLayout(): Promise<void> {
+    const marker = this.full(stateKeys.layout());
+    if ((await this.keyv.get(marker)) === layoutVersion) return;
+    await this.lock(['layout'], async () => {
+      if ((await this.keyv.get(marker)) === layoutVersion) return;
+      const prefix = this.full('');
+      const keys = await this.indexes.legacyKeys(prefix);
+      for (const full of keys) {
+        if (!legacyIndexPattern.test(full.slice(prefix.length))) continue;
+        const entries: unknown = await this.keyv.get(full);
+        const key = full.slice(prefix.length);
+        if (Array.isArray(entries))
+          for (const e of entries) if (typeof e === 'string') await this.addToIndex(key, e);
+        await this.keyv.delete(full);
+      }
+      await this.keyv.set(marker, layoutVersion);
+    });
   }
 }
 
@@ -332,18 +469,13 @@ class KeyvDeviceScope implements DeviceScope {
       ...collections.map((c) => stateKeys.collection(user, deviceId, c)),
       ...names.map((n) => stateKeys.data(user, deviceId, n)),
       stateKeys.hierarchy(user, deviceId),
-      stateKeys.collections(user, deviceId),
-      stateKeys.dataIndex(user, deviceId),
       stateKeys.device(user, deviceId),
     ]);
+    await store.dropIndexes([stateKeys.collections(user, deviceId), stateKeys.dataIndex(user, deviceId)]);
     this.indexed.clear();
     await store.removeFromIndex(stateKeys.userDevices(user), deviceId);
-    // The user stays listed if another device appeared meanwhile (checked under the index lock).
-    await store.removeFromIndex(
-      stateKeys.users(),
-      user,
-      async () => (await store.deviceIds(user)).length > 0,
-    );
+    // The user stays listed if another device appeared meanwhile.
+    await store.removeFromIndex(stateKeys.users(), user, stateKeys.userDevices(user));
   }
 
   private async once(entry: string, add: () => Promise<void>): Promise<void> {

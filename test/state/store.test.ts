@@ -3,7 +3,12 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import KeyvRedis from '@keyv/redis';
+import KeyvSqlite from '@keyv/sqlite';
+import Keyv from 'keyv';
+import { randomUUID } from 'node:crypto';
+import { describe, expect, inject, it } from 'vitest';
+import { decodeValue, encodeValue } from '../../src/state/codec.js';
 import { StateKeyError, openStateStore } from '../../src/state/store.js';
 import { storeKinds, useTestStore } from './stores.js';
 
@@ -125,11 +130,88 @@ describe.each(storeKinds)('state store on %s', (kind) => {
     expect(await t.store.deviceIds('erin')).toEqual(['A']);
   });
 
+  it('loses no index entry when two nodes add devices of one user at once', async () => {
+    const other = await t.location.open();
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        (i % 2 === 0 ? t.store : other).device('gina', `D${String(i).padStart(2, '0')}`).record.set({ i }),
+      ),
+    );
+    const ids = await other.deviceIds('gina');
+    expect(ids).toHaveLength(40);
+    expect(ids).toEqual([...ids].sort());
+    expect(await t.store.users()).toEqual(['gina']);
+  });
+
+  it('keeps a user listed exactly while it has devices, when its last device goes as another comes', async () => {
+    const other = await t.location.open();
+    for (let round = 0; round < 10; round++) {
+      const user = `hank${round}`;
+      const old = t.store.device(user, 'OLD');
+      await old.record.set({});
+      await Promise.all([old.removeAll(), other.device(user, 'NEW').record.set({})]);
+      expect(await t.store.deviceIds(user)).toEqual(['NEW']);
+      expect(await t.store.users()).toContain(user);
+      await other.device(user, 'NEW').removeAll();
+      expect(await t.store.users()).not.toContain(user);
+    }
+  });
+
   it('shares data between two stores opened on the same location', async () => {
     const other = await t.location.open();
     await t.store.device('frank', 'P').record.set({ n: 1 });
     expect(await other.device('frank', 'P').record.get()).toEqual({ n: 1 });
     expect(await other.users()).toEqual(['frank']);
+  });
+});
+
+describe.each(storeKinds)('a %s store written before indexes were sets', (kind) => {
+  // Layout 1 kept each index as one keyv record holding an array, written through keyv like any
+  // record; opening the store moves the entries into sets once.
+  it('lists the same users, devices, collections and records after opening', async () => {
+    const namespace = `t${randomUUID().replaceAll('-', '')}`;
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'easd-state-'));
+    const url = kind === 'redis' ? inject('stack').redis.url : undefined;
+    const adapter =
+      kind === 'redis'
+        ? new KeyvRedis(url as string)
+        : new KeyvSqlite({ uri: `sqlite://${path.join(dataDir, 'state.sqlite')}` });
+    const old = new Keyv({
+      store: adapter,
+      useKeyPrefix: false,
+      serialize: encodeValue,
+      deserialize: decodeValue,
+    });
+    const put = (key: string, value: unknown): Promise<boolean> => old.set(`${namespace}:${key}`, value);
+    await put('users', ['ann', 'bo']);
+    await put('u/ann/devices', ['P1', 'P2']);
+    await put('u/bo/devices', ['T%2F1']);
+    await put('u/ann/d/P1/device', { deviceId: 'P1' });
+    await put('u/ann/d/P1/collections', ['3', '9']);
+    await put('u/ann/d/P1/data', ['devices', 'folder-ids']);
+    // A record that happens to be named like an index is data, and stays.
+    await put('u/ann/d/P1/x/devices', ['not', 'an', 'index']);
+    await old.disconnect();
+    const open = () => openStateStore({ url, dataDir, namespace });
+    const [first, second] = await Promise.all([open(), open()]); // two nodes starting together
+    try {
+      for (const store of [first, second]) {
+        expect(await store.users()).toEqual(['ann', 'bo']);
+        expect(await store.deviceIds('ann')).toEqual(['P1', 'P2']);
+        expect(await store.deviceIds('bo')).toEqual(['T%2F1']);
+        const p1 = store.device('ann', 'P1');
+        expect(await p1.collectionIds()).toEqual(['3', '9']);
+        expect(await p1.dataNames()).toEqual(['devices', 'folder-ids']);
+        expect(await p1.data('devices').get()).toEqual(['not', 'an', 'index']);
+        expect(await p1.record.get()).toEqual({ deviceId: 'P1' });
+      }
+      await first.device('ann', 'P1').removeAll();
+      await first.device('ann', 'P2').removeAll();
+      expect(await second.users()).toEqual(['bo']);
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
 
