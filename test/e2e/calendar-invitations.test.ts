@@ -2,39 +2,25 @@
 // the stack's SMTP receiver — REQUEST on Add, REQUEST with SEQUENCE+1 on Change, CANCEL to a
 // removed attendee and to everyone on Delete; nothing for a meeting the user did not organize, and
 // nothing from a 14.1 phone (it sends the request itself with SendMail). Real stack, no mocks.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import pino from 'pino';
 import PostalMime from 'postal-mime';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { openEasd, type Easd } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
+import type { Easd } from '../../src/app.js';
 import { readSpool, type SpoolMessage } from '../stack/smtp.js';
 import { findAll, findText } from '../support/eas-client.js';
-import { davObjects, putIcs, syncedPhone, type SyncedPhone } from './calendar-support.js';
+import { davObjects, openStackEasd, putIcs, syncedPhone, type SyncedPhone } from './calendar-support.js';
 
 const stack = inject('stack');
 const carol = stack.users.find((u) => u.user === 'carol')!;
-let easd: Easd;
-let dataDir: string;
-// the account's address as the IMAP backend forms it (the login at the IMAP host's name)
 const me = `${carol.user}@${stack.imap.host}`;
 const meRe = me.replace(/\./g, '\\.');
+let easd: Easd;
+let close: () => Promise<void>;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(path.join(tmpdir(), 'easd-invite-'));
-  const config = loadConfig({
-    EASD_DATA_DIR: dataDir,
-    EASD_IMAP_URL: `imap://${stack.imap.host}:${stack.imap.port}`,
-    EASD_SMTP_URL: `smtp://${stack.smtp.host}:${stack.smtp.port}`,
-    EASD_CALDAV_URL: stack.dav.url,
-  });
-  easd = await openEasd(config, pino({ level: 'silent' }));
+  ({ easd, close } = await openStackEasd(stack, { smtp: true }));
 });
 afterAll(async () => {
-  await easd?.app.close();
-  await rm(dataDir, { recursive: true, force: true });
+  await close?.();
 });
 
 async function phoneOn(version: string): Promise<SyncedPhone> {

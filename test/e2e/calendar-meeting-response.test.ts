@@ -2,40 +2,25 @@
 // declining one occurrence leaves an EXDATE, accepting another an overridden instance with the
 // user's PARTSTAT, each REPLY carries the RECURRENCE-ID and reaches the stack's SMTP receiver.
 // Real stack, no mocks.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { openEasd, type Easd } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
+import type { Easd } from '../../src/app.js';
 import type { WbxmlElement } from '../../wbxml/index.js';
 import { readSpool } from '../stack/smtp.js';
 import { findAll, findText } from '../support/eas-client.js';
 import { validateEasResponse } from '../support/schema.js';
-import { davObjects, putIcs, syncedPhone, unfold } from './calendar-support.js';
+import { davObjects, openStackEasd, putIcs, syncedPhone, unfold } from './calendar-support.js';
 
 const stack = inject('stack');
 const carol = stack.users.find((u) => u.user === 'carol')!;
 const me = `${carol.user}@${stack.imap.host}`;
 let easd: Easd;
-let dataDir: string;
+let close: () => Promise<void>;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(path.join(tmpdir(), 'easd-mr-'));
-  easd = await openEasd(
-    loadConfig({
-      EASD_DATA_DIR: dataDir,
-      EASD_IMAP_URL: `imap://${stack.imap.host}:${stack.imap.port}`,
-      EASD_SMTP_URL: `smtp://${stack.smtp.host}:${stack.smtp.port}`,
-      EASD_CALDAV_URL: stack.dav.url,
-    }),
-    pino({ level: 'silent' }),
-  );
+  ({ easd, close } = await openStackEasd(stack, { smtp: true }));
 });
 afterAll(async () => {
-  await easd?.app.close();
-  await rm(dataDir, { recursive: true, force: true });
+  await close?.();
 });
 
 describe('MeetingResponse with InstanceId on Radicale', () => {

@@ -1,36 +1,22 @@
 // Notes (MS-ASNOTE) on Radicale through EAS: FolderSync shows the default memo list as a Notes
 // folder (type 10); a phone's note lands as a VJOURNAL, another client's journal shows on the next
 // Sync, a phone's Change and Delete reach the server. Real stack, no mocks.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { openEasd, type Easd } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
+import type { Easd } from '../../src/app.js';
 import { findAll, findText } from '../support/eas-client.js';
-import { davObjects, syncedPhone } from './calendar-support.js';
+import { davObjects, openStackEasd, syncedPhone } from './calendar-support.js';
 
 const stack = inject('stack');
 const bob = stack.users.find((u) => u.user === 'bob')!;
 const auth = 'Basic ' + Buffer.from(`${bob.user}:${bob.password}`).toString('base64');
 let easd: Easd;
-let dataDir: string;
+let close: () => Promise<void>;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(path.join(tmpdir(), 'easd-notes-'));
-  easd = await openEasd(
-    loadConfig({
-      EASD_DATA_DIR: dataDir,
-      EASD_IMAP_URL: `imap://${stack.imap.host}:${stack.imap.port}`,
-      EASD_CALDAV_URL: stack.dav.url,
-    }),
-    pino({ level: 'silent' }),
-  );
+  ({ easd, close } = await openStackEasd(stack));
 });
 afterAll(async () => {
-  await easd?.app.close();
-  await rm(dataDir, { recursive: true, force: true });
+  await close?.();
 });
 
 /** The journals in bob's collections, by href. */

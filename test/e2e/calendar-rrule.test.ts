@@ -3,35 +3,21 @@
 // see its first occurrence as a single event, and their edits — a 14.1 Change that resends the
 // whole item without Recurrence, a 16.1 Change of one field — never remove the rule, its EXDATE or
 // its overridden instance. Real stack, no mocks.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { openEasd, type Easd } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
+import type { Easd } from '../../src/app.js';
 import { findAll, findText } from '../support/eas-client.js';
-import { davObjects, putIcs, syncedPhone } from './calendar-support.js';
+import { davObjects, openStackEasd, putIcs, syncedPhone } from './calendar-support.js';
 
 const stack = inject('stack');
 const bob = stack.users.find((u) => u.user === 'bob')!;
 let easd: Easd;
-let dataDir: string;
+let close: () => Promise<void>;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(path.join(tmpdir(), 'easd-rrule-'));
-  easd = await openEasd(
-    loadConfig({
-      EASD_DATA_DIR: dataDir,
-      EASD_IMAP_URL: `imap://${stack.imap.host}:${stack.imap.port}`,
-      EASD_CALDAV_URL: stack.dav.url,
-    }),
-    pino({ level: 'silent' }),
-  );
+  ({ easd, close } = await openStackEasd(stack));
 });
 afterAll(async () => {
-  await easd?.app.close();
-  await rm(dataDir, { recursive: true, force: true });
+  await close?.();
 });
 
 describe.each([

@@ -1,9 +1,40 @@
 // Helpers shared by the calendar e2e files: what a user's collections hold on the stack's Radicale,
 // and a provisioned phone synced up to date on one folder.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { openEasd, type Easd } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import type { WbxmlElement } from '../../wbxml/index.js';
+import type { TestStack } from '../stack/types.js';
 import { EasTestClient, findAll, findText } from '../support/eas-client.js';
 import { validateEasResponse } from '../support/schema.js';
-import type { FastifyInstance } from 'fastify';
-import type { WbxmlElement } from '../../wbxml/index.js';
+
+/** easd on the stack's Dovecot and Radicale (and its SMTP receiver with `smtp`), in a fresh data directory. */
+export async function openStackEasd(
+  stack: TestStack,
+  opts: { smtp?: boolean } = {},
+): Promise<{ easd: Easd; close(): Promise<void> }> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'easd-cal-'));
+  const easd = await openEasd(
+    loadConfig({
+      EASD_DATA_DIR: dataDir,
+      EASD_IMAP_URL: `imap://${stack.imap.host}:${stack.imap.port}`,
+      ...(opts.smtp === true && { EASD_SMTP_URL: `smtp://${stack.smtp.host}:${stack.smtp.port}` }),
+      EASD_CALDAV_URL: stack.dav.url,
+    }),
+    pino({ level: 'silent' }),
+  );
+  return {
+    easd,
+    close: async () => {
+      await easd.app.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
 
 /** RFC 5545 3.1: content lines unfolded, so a test can look for one property. */
 export const unfold = (text: string): string => text.replace(/\r?\n[ \t]/g, '');
