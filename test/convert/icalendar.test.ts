@@ -297,6 +297,68 @@ describe('Apple: a timed daily event across the end of DST in Sydney', () => {
   });
 });
 
+describe('Google: a daily 01:30 series in New York over the November fall-back', () => {
+  const text = fixture('google-daily-newyork-fallback.ics');
+  const item = icsToCalendar(text, { year: YEAR });
+
+  it('keeps 01:30 local on both sides of the change; the repeated 01:30 is the first one (EDT)', () => {
+    expect(item.StartTime).toEqual(d('2025-10-31T05:30:00Z'));
+    expect(item.Recurrence).toEqual({ Type: 0, Occurrences: 7 });
+    expect(decodeTimeZone(item.TimeZone!)).toMatchObject({
+      Bias: 300,
+      StandardDate: { wMonth: 11, wDayOfWeek: 0, wDay: 1, wHour: 2 },
+      DaylightDate: { wMonth: 3, wDayOfWeek: 0, wDay: 2, wHour: 2 },
+      DaylightBias: -60,
+    });
+    // RFC 5545 3.3.5: a local time that occurs twice is its first occurrence (EDT, 05:30Z); the
+    // moved instance is at 03:00 EST; the deleted one, after the change, at 01:30 EST (06:30Z)
+    expect(item.Exceptions).toEqual([
+      {
+        ExceptionStartTime: d('2025-11-02T05:30:00Z'),
+        StartTime: d('2025-11-02T08:00:00Z'),
+        EndTime: d('2025-11-02T08:30:00Z'),
+        Subject: 'Nightly check (after the clock change)',
+      },
+      { Deleted: true, ExceptionStartTime: d('2025-11-04T06:30:00Z') },
+    ]);
+  });
+
+  it('writes local times with the TZID and reads back the same item', () => {
+    const out = calendarToIcs(item, { base: text, year: YEAR });
+    expect(out).toContain('DTSTART;TZID=America/New_York:20251031T013000');
+    expect(out).toContain('RECURRENCE-ID;TZID=America/New_York:20251102T013000');
+    expect(out).toContain('EXDATE;TZID=America/New_York:20251104T013000');
+    expect(out).toContain('X-WR-CALNAME:Night shift');
+    expect(icsToCalendar(out, { year: YEAR })).toEqual(item);
+    expect(icsToCalendar(calendarToIcs(item, { year: YEAR }), { year: YEAR })).toEqual(item);
+  });
+});
+
+describe('Outlook: an all-day event written as Tokyo midnights with X-MICROSOFT-CDO-ALLDAYEVENT', () => {
+  const text = fixture('outlook-allday-tokyo.ics');
+
+  it.each([
+    ['America/Los_Angeles', '2025-11-03T08:00:00Z', '2025-11-06T08:00:00Z'],
+    ['Pacific/Kiritimati', '2025-11-02T10:00:00Z', '2025-11-05T10:00:00Z'],
+    ['Asia/Tokyo', '2025-11-02T15:00:00Z', '2025-11-05T15:00:00Z'],
+  ])('read in %s: the 3rd to the 5th of November, as midnights of that zone', (zone, start, end) => {
+    const item = icsToCalendar(text, { timeZone: zone, year: YEAR });
+    expect(item).toMatchObject({
+      AllDayEvent: true,
+      StartTime: d(start),
+      EndTime: d(end),
+      BusyStatus: 0,
+      Subject: 'Trade fair',
+    });
+    const out = calendarToIcs(item, { base: text, year: YEAR });
+    expect(out).toContain('DTSTART;VALUE=DATE:20251103');
+    expect(out).toContain('DTEND;VALUE=DATE:20251106');
+    expect(out).not.toContain('X-MICROSOFT-CDO-ALLDAYEVENT');
+    expect(out).toContain('X-MS-OLK-CONFTYPE:0');
+    expect(icsToCalendar(out, { year: YEAR })).toEqual(item);
+  });
+});
+
 describe('Outlook: all-day yearly on the 4th Thursday of November', () => {
   it('is Type 6, MonthOfYear 11, WeekOfMonth 4, DayOfWeek 16 (Thursday)', () => {
     const item = icsToCalendar(fixture('outlook-allday-yearly-nth.ics'), {
