@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { openCalDavBackend } from '../backends/caldav/index.js';
 import { openCardDavBackend } from '../backends/carddav/index.js';
-import { CardDavGal, withDirectory } from '../backends/directory/index.js';
+import { openGal, withDirectory } from '../backends/directory/index.js';
 import { openImapBackend } from '../backends/imap/index.js';
 import { ensureDemoAccount, openMemoryBackend } from '../backends/memory/index.js';
 import { createSmtpSubmitter } from '../backends/smtp/index.js';
@@ -42,6 +42,7 @@ export interface Easd {
   /** The metrics listener's address (EASD_METRICS_LISTEN), listening already; null when off. */
   metricsAddress: string | null;
   trace: TraceSwitch;
+  held: HeldRequests;
 }
 
 export class StartupError extends Error {}
@@ -113,7 +114,8 @@ async function openBackend(config: Config, log: Logger): Promise<OpenedBackend> 
       credentials: (account) => {
         const pass = credentials.password(account.user);
         if (pass === undefined) throw new BackendError('auth', 'sign in again to send');
-        return { user: account.user, pass };
+        // the IMAP login the typed name mapped to (DOMAIN\user → user), which SMTP knows too
+        return { user: (account as Account & { login?: string }).login ?? account.user, pass };
       },
       pool: true,
     });
@@ -169,25 +171,16 @@ function withGal(
 ): { backend: Backend; closeGal: () => void } {
   const gal = config.gal;
   if (gal === undefined) return { backend, closeGal: () => undefined };
-  const service =
-    gal.user !== undefined && gal.password !== undefined
-      ? { user: gal.user, password: gal.password }
-      : undefined;
-  if (service === undefined && credentials === undefined)
+  const ldap = /^ldaps?:/i.test(gal.url);
+  if (!ldap && gal.user === undefined && credentials === undefined)
     throw new StartupError(
       "EASD_GAL_URL with the built-in store needs EASD_GAL_USER and EASD_GAL_PASSWORD: its users' passwords are not the address book's",
     );
-  const directory = new CardDavGal({
-    url: gal.url,
-    refreshMs: gal.refreshSeconds * 1000,
-    ...(service !== undefined
-      ? { service }
-      : { userPassword: (a: Account) => credentials?.password(a.user) }),
-  });
-  return {
-    backend: withDirectory(backend, (a, text, limit, signal) => directory.directory(a, text, limit, signal)),
-    closeGal: () => directory.close(),
-  };
+  const { lookup, close } = openGal(
+    gal,
+    credentials === undefined ? undefined : (a: Account) => credentials.password(a.user),
+  );
+  return { backend: withDirectory(backend, lookup), closeGal: close };
 }
 
 export async function openEasd(config: Config, log: Logger): Promise<Easd> {
@@ -262,11 +255,13 @@ export async function openEasd(config: Config, log: Logger): Promise<Easd> {
   // Held requests end in preClose; then the store and the backend are closed, state flushed.
   app.addHook('onClose', async () => {
     trace.stop();
+    // Held requests were answered in preClose; their "let go" records are written before the store closes.
+    await held.flush();
     await metricsApp?.close();
     await hub.close();
     await bus.close();
     await closeBackend();
     await state.close();
   });
-  return { app, hub, backend, state, demo, metrics, metricsAddress, trace };
+  return { app, hub, backend, state, demo, metrics, metricsAddress, trace, held };
 }

@@ -1,8 +1,10 @@
 // Which devices have a request held open now (Ping, Sync with Wait), for `easd devices list`
 // and for metrics. The push hub says when a request is actually held (its device claim) and when
 // a change woke it; server.ts says which command the device's request is and when it was
-// answered. Each held request writes its device's "held" record twice (held, let go), so the
-// CLI sees every node's held requests through the shared state; nothing is written per hint.
+// answered. Each held request writes its device's "held" record when it is held, so the CLI sees
+// every node's held requests through the shared state; nothing is written per hint. The "let go"
+// write waits a few seconds and is dropped when the device holds again meanwhile — the usual Ping
+// loop (answer, maybe a Sync, next Ping) costs one write per Ping, not two writes and two reads.
 import { hostname } from 'node:os';
 import type { EasdMetrics } from '../metrics/index.js';
 import type { PushObserver } from '../push/hub.js';
@@ -34,6 +36,8 @@ interface InFlight {
 
 export interface HeldRequestsOptions {
   state?: StateStore;
+  /** How long a "let go" write waits for the device's next hold (default 15 s). */
+  releaseDelayMs?: number;
   metrics?: EasdMetrics;
   onError?: (err: unknown) => void;
   now?: () => number;
@@ -46,6 +50,9 @@ export class HeldRequests {
   private holds = 0;
   private readonly node = `${hostname()}/${process.pid}`;
   private readonly now: () => number;
+  /** Deferred "let go" writes by user (lower case) + device id. */
+  private readonly releases = new Map<string, { timer: NodeJS.Timeout; write: () => Promise<void> }>();
+  private readonly writes = new Set<Promise<void>>();
 
   constructor(private readonly opts: HeldRequestsOptions = {}) {
     this.now = opts.now ?? Date.now;
@@ -84,11 +91,24 @@ export class HeldRequests {
       const command = entry?.command ?? 'unknown';
       const record: HeldRecord = { command, since: new Date(this.now()), node: this.node, id: ++this.holds };
       this.opts.metrics?.holdStarted(command);
-      this.write(user, deviceId, record);
+      const key = `${user.toLowerCase()}\n${deviceId}`;
+      const pending = this.releases.get(key);
+      if (pending !== undefined) {
+        clearTimeout(pending.timer);
+        this.releases.delete(key);
+      }
+      this.track(this.write(user, deviceId, record));
       return () => {
         if (entry !== undefined) entry.held = false;
         this.opts.metrics?.holdEnded(command);
-        this.write(user, deviceId, { ...record, ended: new Date(this.now()) }, record);
+        const write = (): Promise<void> =>
+          this.write(user, deviceId, { ...record, ended: new Date(this.now()) }, record);
+        const timer = setTimeout(() => {
+          this.releases.delete(key);
+          this.track(write());
+        }, this.opts.releaseDelayMs ?? 15_000);
+        timer.unref();
+        this.releases.set(key, { timer, write });
       };
     },
     woke: (user, since) => {
@@ -98,22 +118,38 @@ export class HeldRequests {
     },
   };
 
+  /** Writes the deferred "let go" records now and waits for every write (shutdown, tests). */
+  async flush(): Promise<void> {
+    for (const { timer, write } of this.releases.values()) {
+      clearTimeout(timer);
+      this.track(write());
+    }
+    this.releases.clear();
+    await Promise.all([...this.writes]);
+  }
+
+  private track(write: Promise<void>): void {
+    this.writes.add(write);
+    void write.finally(() => this.writes.delete(write));
+  }
+
   /**
-   * Not awaited and not locked: the record is advisory. A release is written only while the record
-   * is still its own: the device's newer request (maybe on another node) wrote its hold first.
+   * Not locked: the record is advisory. A release is written only while the record is still its
+   * own: the device's newer request (maybe on another node) wrote its hold first. Never rejects.
    */
-  private write(user: string, deviceId: string, record: HeldRecord, over?: HeldRecord): void {
+  private async write(user: string, deviceId: string, record: HeldRecord, over?: HeldRecord): Promise<void> {
     const state = this.opts.state;
     if (state === undefined) return;
-    const run = async (): Promise<void> => {
+    try {
       const slot = state.device(user, deviceId).data('held');
       if (over !== undefined) {
         const current = await slot.get<HeldRecord>();
         if (current?.node !== over.node || current.id !== over.id) return;
       }
       await slot.set(record);
-    };
-    run().catch((err: unknown) => this.opts.onError?.(err));
+    } catch (err) {
+      this.opts.onError?.(err);
+    }
   }
 }
 

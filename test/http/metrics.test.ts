@@ -250,6 +250,9 @@ describe.each(['sqlite', 'redis'] as const)('held requests on the %s state store
     expect(await sample(r, 'easd_held_requests{command="Ping"}')).toBe(0);
     expect(await sample(r, 'easd_push_wake_seconds_count')).toBe(wakesBefore + 1);
     expect(await sample(r, 'easd_push_wake_seconds_sum')).toBeLessThan(5);
+    // The "let go" write waits for the device's next Ping (15 s), or for shutdown; flush() is shutdown's.
+    expect(await admin(r, ['devices', 'show', r.demo.user, device])).toMatch(/^Held request: +Ping since/m);
+    await r.easd.held.flush();
     await until(
       async () =>
         /^Held request: +none \(last: Ping .* – .*\)$/m.test(
@@ -257,6 +260,24 @@ describe.each(['sqlite', 'redis'] as const)('held requests on the %s state store
         ),
       'the released record',
     );
+  });
+
+  it('keeps the held record through a Ping loop, writing the let-go only when the device stops (or at shutdown)', async () => {
+    const c = await client(r);
+    const inbox = await inboxOf(c);
+    const device = c.opts.deviceId;
+    const show = (): Promise<string> => admin(r, ['devices', 'show', r.demo.user, device]);
+    for (let i = 0; i < 2; i++) {
+      const held = c.command('Ping', ping(inbox));
+      await until(async () => /^Held request: +Ping since/m.test(await show()), 'the held record');
+      await deliver(r, `loop-${i}-${Date.now()}`);
+      expect(findText((await held).doc, 'Status')).toBe('2');
+      await inboxOf(c); // the phone syncs, then pings again
+    }
+    // Let go, not yet written: the device would normally ping again within seconds.
+    expect(await show()).toMatch(/^Held request: +Ping since/m);
+    await r.easd.held.flush();
+    expect(await show()).toMatch(/^Held request: +none \(last: Ping /m);
   });
 
   it('switches a trace on and off at run time through the store, passwords redacted', async () => {
