@@ -1023,7 +1023,11 @@ export class ImapBackend implements Backend {
   ): Promise<void> {
     const entry = this.entryOf(account);
     if (mime.byteLength > this.maxMessageBytes) throw new BackendError('too-large', 'message too large');
-    const result = await submit({ user: account.user, email: account.email }, mime, signal);
+    const result = await submit(
+      { user: account.user, email: account.email, login: entry.login },
+      mime,
+      signal,
+    );
     const boxes = await this.mailboxes(entry, signal);
     const sent = boxes.find((b) => b.role === 'sent');
     if (opts.saveInSent && sent !== undefined) {

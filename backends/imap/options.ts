@@ -25,7 +25,8 @@ export type UserMapping = 'keep' | 'strip-windows-domain' | 'strip-domain' | ((t
  * (the backend then files a non-delivery report in the Inbox).
  */
 export type SubmitFn = (
-  account: { user: string; email: string },
+  /** `login` is the IMAP login `user` mapped to: the one to pass through to SMTP. */
+  account: { user: string; email: string; login: string },
   mime: Uint8Array,
   signal: AbortSignal,
 ) => Promise<void | { refused: ReadonlyArray<{ address: string; reply: string }> }>;

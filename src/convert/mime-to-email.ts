@@ -35,10 +35,47 @@ const parseOptions = { attachmentEncoding: 'arraybuffer', rfc822Attachments: tru
  */
 export async function parseMime(raw: Uint8Array): Promise<ParsedMime> {
   try {
-    return { raw, email: await PostalMime.parse(raw, parseOptions) };
+    const email = await PostalMime.parse(raw, parseOptions);
+    if (latin1Decoder) repairC1(email);
+    return { raw, email };
   } catch {
     return { raw, email: { headers: [], headerLines: [], attachments: [] } };
   }
+}
+
+/**
+ * Some Node releases (20.20 among them) decode the labels windows-1252, iso-8859-1 and us-ascii
+ * as ISO-8859-1, leaving bytes 0x80–0x9F as C1 controls where the WHATWG Encoding Standard (which
+ * maps all those labels to windows-1252) gives “ ” € – …: the most common charset of Western
+ * mail would show smart quotes and the euro sign as garbage. C1 controls never belong in mail
+ * text, so where the decoder is broken they are mapped as windows-1252 would.
+ */
+const latin1Decoder = new TextDecoder('windows-1252').decode(Uint8Array.of(0x80)) !== '\u20ac';
+const cp1252High =
+  '\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f' +
+  '\u0090\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u009d\u017e\u0178';
+const fixC1 = <T extends string | undefined>(s: T): T =>
+  (s === undefined ? s : s.replace(/[\x80-\x9f]/g, (c) => cp1252High[c.charCodeAt(0) - 0x80] ?? c)) as T;
+
+function repairC1(email: Email): void {
+  email.subject = fixC1(email.subject);
+  email.text = fixC1(email.text);
+  email.html = fixC1(email.html);
+  const people = [
+    email.from,
+    email.sender,
+    ...(email.to ?? []),
+    ...(email.cc ?? []),
+    ...(email.replyTo ?? []),
+  ];
+  for (const a of people) if (a !== undefined) fixAddress(a);
+  for (const h of email.headers) h.value = fixC1(h.value);
+  for (const a of email.attachments) if (a.filename !== null) a.filename = fixC1(a.filename);
+}
+
+function fixAddress(a: Address): void {
+  a.name = fixC1(a.name);
+  for (const m of a.group ?? []) m.name = fixC1(m.name);
 }
 
 function mailboxes(list: readonly Address[] | Address | undefined): Mailbox[] {

@@ -89,6 +89,23 @@ describe('mimeToEmail', () => {
     expect(cut.Body).toMatchObject({ Type: 1, Data: 'Caf', Truncated: true, Preview: 'Café' });
   });
 
+  it('reads windows-1252 (and the latin1 labels the Encoding Standard maps to it) with its 0x80–0x9F characters', async () => {
+    for (const charset of ['windows-1252', 'iso-8859-1', 'us-ascii']) {
+      const raw = Buffer.concat([
+        Buffer.from(
+          `Subject: =?${charset}?Q?=93Caf=E9=94?=\r\nFrom: =?${charset}?Q?Ren=E9_=96_Sales?= <r@example.com>\r\nContent-Type: text/plain; charset=${charset}\r\nContent-Transfer-Encoding: 8bit\r\n\r\n`,
+        ),
+        Buffer.from([0x80, 0x35, 0x20, 0x85, 0x20, 0xe9]),
+      ]);
+      const e = await mimeToEmail(new Uint8Array(raw), plainOnly);
+      expect([e.Subject, e.From, e.Body?.Data?.toString().trimEnd()], charset).toEqual([
+        '“Café”',
+        '"René – Sales" <r@example.com>',
+        '€5 … é',
+      ]);
+    }
+  });
+
   it('gives the raw message for a MIME preference when MIMESupport allows', async () => {
     const e = await mimeToEmail(simple, {
       bodyPreferences: [{ Type: 4 }],

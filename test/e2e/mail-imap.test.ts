@@ -7,10 +7,10 @@ import path from 'node:path';
 import type { ImapFlow } from 'imapflow';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { WbxmlElement } from '../../wbxml/index.js';
+import { decode, type WbxmlElement } from '../../wbxml/index.js';
 import { openEasd, type Easd } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { imapConnect } from '../stack/dovecot.js';
+import { appendMessage, imapConnect } from '../stack/dovecot.js';
 import { readSpool, REFUSED_DOMAIN } from '../stack/smtp.js';
 import type { TestUser } from '../stack/users.js';
 import { EasTestClient, findAll, findText, type EasReply } from '../support/eas-client.js';
@@ -289,5 +289,248 @@ describe('SendMail with refused recipients (the SMTP receiver refuses refused.in
     expect(findText(res.doc, 'Status')).toBe('116');
     expect((await readSpool(stack.smtp.spoolDir)).some((m) => m.raw.includes(subject))).toBe(false);
     expect(await imapFind(carol, 'Sent', subject)).toEqual([]);
+  }, 60_000);
+});
+
+/** Puts a message into one of carol's mailboxes straight on Dovecot (a delivery, another client). */
+async function deliver(
+  mailbox: string,
+  subject: string,
+  opts: { body?: string; headers?: string } = {},
+): Promise<void> {
+  await appendMessage(
+    stack.imap,
+    carol,
+    mailbox,
+    `From: Bob <bob@easd.test>\r\nTo: ${carol.email}\r\nSubject: ${subject}\r\nDate: ${new Date().toUTCString()}\r\nMessage-ID: <${subject.replace(/\W+/g, '.')}@easd.test>\r\n${opts.headers ?? ''}\r\n${opts.body ?? 'hello'}\r\n`,
+  );
+}
+
+async function createMailbox(path: string): Promise<void> {
+  await withImap(carol, async (c) => {
+    await c.mailboxCreate(path);
+  });
+}
+
+/** The ServerId of the Add with this subject among `adds`. */
+const serverIdOf = (adds: WbxmlElement[], subject: string): string => {
+  const id = findText(
+    adds.find((a) => findText(a, 'Subject') === subject),
+    'ServerId',
+  );
+  if (id === undefined) throw new Error(`no Add for ${subject}`);
+  return id;
+};
+
+const escapeXml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** MS-ASCMD 2.2.1.10.1.1: the parts of a multipart ItemOperations body. */
+function multipartParts(buf: Buffer): Buffer[] {
+  const count = buf.readInt32LE(0);
+  return Array.from({ length: count }, (_, i) =>
+    buf.subarray(buf.readInt32LE(4 + 8 * i), buf.readInt32LE(4 + 8 * i) + buf.readInt32LE(8 + 8 * i)),
+  );
+}
+
+describe('issue 5 on Dovecot and SMTP: what the other tests leave out', () => {
+  it('a phone signing in as DOMAIN\\user reads the mailbox and sends as the user', async () => {
+    const phone = await Phone.open(carol, '14.1', `EASD\\${carol.user}`);
+    const inbox = phone.types.get('2')!;
+    await phone.drain(inbox);
+    const subject = `Windows login ${run}`;
+    await deliver('INBOX', subject);
+    expect((await phone.drain(inbox)).map((a) => findText(a, 'Subject'))).toContain(subject);
+    const messageId = `<winlogin-${run}@easd.test>`;
+    const res = await phone.command(
+      'SendMail',
+      `<SendMail xmlns="ComposeMail:"><ClientId>win-${run}</ClientId><Mime>${escapeXml(`From: ${carol.email}\r\nTo: bob@easd.test\r\nSubject: sent by ${subject}\r\nMessage-ID: ${messageId}\r\n\r\nhi\r\n`)}</Mime></SendMail>`,
+    );
+    expect([res.status, res.raw.length]).toEqual([200, 0]);
+    const spooled = (await readSpool(stack.smtp.spoolDir)).filter((m) => m.raw.includes(messageId));
+    expect(spooled.map((m) => m.user)).toEqual([carol.user]);
+  }, 60_000);
+
+  it('Delete with DeletesAsMoves moves to Trash; without it the message is expunged', async () => {
+    const name = `Deletes ${run}`;
+    await createMailbox(name);
+    await deliver(name, `to trash ${run}`);
+    await deliver(name, `for good ${run}`);
+    const phone = await Phone.open(carol);
+    const id = phone.folders.get(name)!;
+    const adds = await phone.drain(id);
+    const moves = await phone.sync(id, {
+      extra: '<DeletesAsMoves>1</DeletesAsMoves>',
+      commands: `<Delete><ServerId>${serverIdOf(adds, `to trash ${run}`)}</ServerId></Delete>`,
+    });
+    expect(moves.status).toBe('1');
+    const expunges = await phone.sync(id, {
+      extra: '<DeletesAsMoves>0</DeletesAsMoves>',
+      commands: `<Delete><ServerId>${serverIdOf(adds, `for good ${run}`)}</ServerId></Delete>`,
+    });
+    expect(expunges.status).toBe('1');
+    expect(await imapFind(carol, name, run)).toEqual([]);
+    expect((await imapFind(carol, 'Trash', `to trash ${run}`)).length).toBe(1);
+    expect(await imapFind(carol, 'Trash', `for good ${run}`)).toEqual([]);
+    expect(commandsOf((await phone.sync(id)).doc)).toEqual([]);
+  }, 60_000);
+
+  it('ItemOperations EmptyFolderContents empties the mailbox and its subfolders; the phone starts over', async () => {
+    const name = `Empty ${run}`;
+    await createMailbox(name);
+    await createMailbox(`${name}/Inner`);
+    for (const n of [1, 2, 3]) await deliver(name, `empty me ${n} ${run}`);
+    const phone = await Phone.open(carol);
+    const id = phone.folders.get(name)!;
+    expect(await phone.drain(id)).toHaveLength(3);
+    const res = await phone.command(
+      'ItemOperations',
+      `<ItemOperations xmlns="ItemOperations:"><EmptyFolderContents><CollectionId xmlns="AirSync:">${id}</CollectionId><Options><DeleteSubFolders/></Options></EmptyFolderContents></ItemOperations>`,
+    );
+    expect(findText(findAll(res.doc, 'EmptyFolderContents')[0], 'Status')).toBe('1');
+    expect(await imapFind(carol, name, run)).toEqual([]);
+    const left = await withImap(carol, (c) => c.list());
+    expect(left.map((b) => b.path)).not.toContain(`${name}/Inner`);
+    expect(left.map((b) => b.path)).toContain(name);
+    expect((await phone.sync(id)).status).toBe('3'); // MS-ASCMD 2.2.3.177.17: start over
+    phone.keys.delete(id);
+    expect(commandsOf((await phone.sync(id)).doc)).toEqual([]);
+  }, 60_000);
+
+  it('ItemOperations Fetch in the multipart form: the attachment and the whole message as parts', async () => {
+    const subject = `Multipart ${run}`;
+    const bytes = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7) % 256));
+    await deliver('INBOX', subject, {
+      headers: 'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="mp"\r\n',
+      body: `--mp\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--mp\r\nContent-Type: application/octet-stream; name="data.bin"\r\nContent-Disposition: attachment; filename="data.bin"\r\nContent-Transfer-Encoding: base64\r\n\r\n${bytes.toString('base64').replace(/.{76}/g, '$&\r\n')}\r\n--mp--`,
+    });
+    const phone = await Phone.open(carol);
+    const inbox = phone.types.get('2')!;
+    const adds = await phone.drain(inbox);
+    const add = adds.find((a) => findText(a, 'Subject') === subject)!;
+    const ref = findText(add, 'FileReference')!;
+    const res = await phone.client.command(
+      'ItemOperations',
+      `<ItemOperations xmlns="ItemOperations:"><Fetch><Store>Mailbox</Store><FileReference xmlns="AirSyncBase:">${ref}</FileReference></Fetch><Fetch><Store>Mailbox</Store><ServerId xmlns="AirSync:">${findText(add, 'ServerId')}</ServerId><CollectionId xmlns="AirSync:">${inbox}</CollectionId><Options><MIMESupport xmlns="AirSync:">2</MIMESupport><BodyPreference xmlns="AirSyncBase:"><Type>4</Type></BodyPreference></Options></Fetch></ItemOperations>`,
+      { headers: { 'ms-asacceptmultipart': 'T' } },
+    );
+    expect(res.headers['content-type']).toBe('application/vnd.ms-sync.multipart');
+    const [wbxml, ...parts] = multipartParts(res.raw);
+    const doc = decode(wbxml!);
+    await validateEasResponse(doc, 'ItemOperations');
+    const fetches = findAll(doc, 'Fetch');
+    expect(fetches.map((f) => findText(f, 'Status'))).toEqual(['1', '1']);
+    // Part elements name the parts in order (MS-ASCMD 2.2.3.133)
+    expect(findAll(doc, 'Part').map((p) => p.value)).toEqual(['1', '2']);
+    expect(parts[0]!.equals(bytes)).toBe(true);
+    expect(parts[1]!.toString('latin1')).toContain(`Subject: ${subject}`);
+    expect(parts[1]!.toString('latin1')).toContain('filename="data.bin"');
+  }, 60_000);
+
+  it('12.x SendMail: raw MIME with SaveInSent=T in the query reaches the receiver and Sent', async () => {
+    const phone = await Phone.open(carol, '12.1');
+    const subject = `Legacy send ${run}`;
+    const res = await phone.command(
+      'SendMail',
+      Buffer.from(
+        `From: ${carol.email}\r\nTo: bob@easd.test\r\nSubject: ${subject}\r\n\r\nfrom a 12.1 phone\r\n`,
+      ),
+      { params: { SaveInSent: 'T' }, headers: { 'content-type': 'message/rfc822' } },
+    );
+    expect([res.status, res.raw.length]).toEqual([200, 0]);
+    const spooled = (await readSpool(stack.smtp.spoolDir)).filter((m) => m.raw.includes(subject));
+    expect(spooled.map((m) => [m.user, m.rcptTo])).toEqual([[carol.user, ['bob@easd.test']]]);
+    // easd added what the phone left out (RFC 5322 3.6: Date and Message-ID)
+    expect(spooled[0]!.raw.toString()).toMatch(/^Message-ID: <.+>$/im);
+    expect(await imapFind(carol, 'Sent', subject)).toHaveLength(1);
+  }, 60_000);
+
+  it('SmartReply with ReplaceMime: the client message as written plus threading headers; the original answered', async () => {
+    const subject = `Reply to me ${run}`;
+    await deliver('INBOX', subject, { body: 'original text' });
+    const phone = await Phone.open(carol);
+    const inbox = phone.types.get('2')!;
+    const itemId = serverIdOf(await phone.drain(inbox), subject);
+    const reply = `From: ${carol.email}\r\nTo: bob@easd.test\r\nSubject: Re: ${subject}\r\n\r\nmy own full text\r\n`;
+    const res = await phone.command(
+      'SmartReply',
+      `<SmartReply xmlns="ComposeMail:"><ClientId>rm-${run}</ClientId><Source><FolderId>${inbox}</FolderId><ItemId>${itemId}</ItemId></Source><SaveInSentItems/><ReplaceMime/><Mime>${escapeXml(reply)}</Mime></SmartReply>`,
+    );
+    expect([res.status, res.raw.length]).toEqual([200, 0]);
+    const [sent] = (await readSpool(stack.smtp.spoolDir)).filter((m) => m.raw.includes(`Re: ${subject}`));
+    const raw = sent!.raw.toString();
+    const originalId = `<${subject.replace(/\W+/g, '.')}@easd.test>`;
+    expect(raw).toContain(`In-Reply-To: ${originalId}`);
+    expect(raw).toMatch(
+      new RegExp(`^References: .*${originalId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`, 'm'),
+    );
+    expect(raw).toContain('my own full text');
+    expect(raw).not.toContain('original text');
+    const [original] = await imapFind(carol, 'INBOX', subject);
+    expect([...original!.flags]).toContain('\\Answered');
+    expect(await imapFind(carol, 'Sent', `Re: ${subject}`)).toHaveLength(1);
+  }, 60_000);
+
+  it('Search with DeepTraversal and a Range, and Find (16.1), on IMAP folders', async () => {
+    const parent = `Searchable ${run}`;
+    await createMailbox(parent);
+    await createMailbox(`${parent}/Deeper`);
+    const word = `zorblax${Date.now()}`;
+    for (const n of [1, 2, 3]) await deliver(parent, `top ${n} ${word}`);
+    for (const n of [1, 2]) await deliver(`${parent}/Deeper`, `deep ${n} ${word}`);
+    await deliver(parent, `no match ${run}`);
+    const phone = await Phone.open(carol);
+    const id = phone.folders.get(parent)!;
+    const search = (options: string): Promise<EasReply> =>
+      phone.command(
+        'Search',
+        `<Search xmlns="Search:"><Store><Name>Mailbox</Name><Query><And><Class xmlns="AirSync:">Email</Class><CollectionId xmlns="AirSync:">${id}</CollectionId><FreeText>${word}</FreeText></And></Query><Options>${options}</Options></Store></Search>`,
+      );
+    const deep = await search('<Range>0-1</Range><DeepTraversal/>');
+    expect([
+      findText(deep.doc, 'Total'),
+      findText(deep.doc, 'Range'),
+      findAll(deep.doc, 'Result').length,
+    ]).toEqual(['5', '0-1', 2]);
+    const shallow = await search('<Range>0-9</Range>');
+    expect(findText(shallow.doc, 'Total')).toBe('3');
+    expect(
+      findAll(shallow.doc, 'Result')
+        .map((r) => findText(r, 'Subject'))
+        .sort(),
+    ).toEqual([1, 2, 3].map((n) => `top ${n} ${word}`));
+    const find = await phone.command(
+      'Find',
+      `<Find xmlns="Find:"><SearchId>5B3C1A2E-0F1D-4E6A-9B7C-8D9E0A1B2C3D</SearchId><ExecuteSearch><MailBoxSearchCriterion><Query><Class xmlns="AirSync:">Email</Class><CollectionId xmlns="AirSync:">${id}</CollectionId><FreeText>${word}</FreeText></Query><Options><Range>0-9</Range><DeepTraversal/></Options></MailBoxSearchCriterion></ExecuteSearch></Find>`,
+    );
+    expect(findText(find.doc, 'Status')).toBe('1');
+    expect(
+      findAll(find.doc, 'Result')
+        .map((r) => findText(r, 'Subject'))
+        .sort(),
+    ).toEqual([...[1, 2].map((n) => `deep ${n} ${word}`), ...[1, 2, 3].map((n) => `top ${n} ${word}`)]);
+  }, 60_000);
+
+  it('shows Windows-1252 and Windows-1251 bodies and RFC 2231 file names as Unicode', async () => {
+    const name = `Codepages ${run}`;
+    await createMailbox(name);
+    await withImap(carol, async (c) => {
+      await c.append(
+        name,
+        Buffer.concat([
+          Buffer.from(
+            `From: bob@easd.test\r\nSubject: =?windows-1251?B?${Buffer.from([0xcf, 0xf0, 0xe8, 0xe2, 0xe5, 0xf2]).toString('base64')}?=\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="cp"\r\n\r\n--cp\r\nContent-Type: text/plain; charset=windows-1252\r\nContent-Transfer-Encoding: 8bit\r\n\r\n`,
+          ),
+          Buffer.from([0x93, 0x43, 0x61, 0x66, 0xe9, 0x94, 0x20, 0x80, 0x35]), // “Café” €5
+          Buffer.from(
+            `\r\n--cp\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename*=windows-1251''%D4%E0%E9%EB.txt\r\n\r\nx\r\n--cp--\r\n`,
+          ),
+        ]),
+      );
+    });
+    const phone = await Phone.open(carol);
+    const [add] = await phone.drain(phone.folders.get(name)!);
+    expect(findText(add, 'Subject')).toBe('Привет');
+    expect(findText(add, 'Data')).toContain('“Café” €5');
+    expect(findText(add, 'DisplayName')).toBe('Файл.txt');
   }, 60_000);
 });
