@@ -10,6 +10,8 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { devicesCli } from '../../src/admin/devices.js';
+import { BackendError } from '../../src/backend/errors.js';
+import { instrumentBackend } from '../../src/metrics/backend.js';
 import { openEasd, type Easd } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { defaultPolicy } from '../../src/provision/policy.js';
@@ -321,5 +323,35 @@ describe.each(['sqlite', 'redis'] as const)('held requests on the %s state store
     expect(all).not.toContain('pin-1234-secret');
     expect(all).not.toContain(r.demo.password);
     expect(all).not.toContain(Buffer.from(`${r.demo.user}:${r.demo.password}`).toString('base64'));
+  });
+});
+
+describe('instrumentBackend', () => {
+  it('times each contract method with its outcome, leaving watch alone and errors as they were', async () => {
+    const seen: [string, string][] = [];
+    const failing = {
+      name: 'fake',
+      listFolders: async () => [],
+      getItems: async () => {
+        throw new BackendError('unavailable', 'down');
+      },
+      watch: async () => {},
+      search: { mailbox: async () => ({ hits: [], total: 0 }) },
+    };
+    const b = instrumentBackend(failing, (capability, outcome, seconds) => {
+      expect(seconds).toBeGreaterThanOrEqual(0);
+      seen.push([capability, outcome]);
+    });
+    await b.listFolders();
+    await expect(b.getItems()).rejects.toMatchObject({ kind: 'unavailable' });
+    await b.search.mailbox();
+    await b.watch();
+    expect(b.name).toBe('fake');
+    expect(b.search).toBe(b.search); // wrapped once
+    expect(seen).toEqual([
+      ['listFolders', 'ok'],
+      ['getItems', 'unavailable'],
+      ['search.mailbox', 'ok'],
+    ]);
   });
 });
