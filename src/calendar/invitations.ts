@@ -27,6 +27,7 @@ import type { Account, Backend } from '../backend/contract.js';
 import type { Attendee, CalendarItem } from '../backend/model.js';
 import { versionAtLeast, type ProtocolVersion } from '../commands/types.js';
 import { calendarToIcs } from '../convert/icalendar.js';
+import { decodeTimeZone } from '../convert/timezone.js';
 import { composeImip, type ItipMethod } from './imip.js';
 
 export interface InvitationContext {
@@ -94,7 +95,7 @@ function visible(item: CalendarItem): string {
     time(item.StartTime),
     time(item.EndTime),
     item.AllDayEvent === true,
-    item.TimeZone === undefined ? null : Buffer.from(item.TimeZone).toString('base64'),
+    zoneRules(item),
     item.Location?.DisplayName ?? null,
     typeof item.Body?.Data === 'string' && item.Body.Truncated !== true ? item.Body.Data : null,
     item.Recurrence ?? null,
@@ -107,6 +108,20 @@ function visible(item: CalendarItem): string {
       e.Location?.DisplayName ?? null,
     ]),
   ]);
+}
+
+/**
+ * The zone's rules, only where they place occurrences (a series): phones resend the blob with
+ * their own zone names, which must not count as an update.
+ */
+function zoneRules(item: CalendarItem): string | null {
+  if (item.TimeZone === undefined || item.Recurrence === undefined) return null;
+  try {
+    const { StandardName: _s, DaylightName: _d, ...rules } = decodeTimeZone(item.TimeZone);
+    return JSON.stringify(rules);
+  } catch {
+    return Buffer.from(item.TimeZone).toString('base64');
+  }
 }
 
 /** Whether the meeting is over: a single event that ended, or a series whose last day passed. */
@@ -243,12 +258,16 @@ export function itipIcs(
   m: { method: 'REQUEST' | 'CANCEL'; to: readonly Attendee[]; item: CalendarItem },
   now: Date,
 ): string {
-  const item: CalendarItem = { ...m.item, DtStamp: now };
+  // a CANCEL names exactly the attendees it cancels, removed ones included (RFC 5546 3.2.5)
+  const item: CalendarItem = {
+    ...m.item,
+    DtStamp: now,
+    ...(m.method === 'CANCEL' && { Attendees: [...m.to] }),
+  };
   const cal = new ICAL.Component(
     ICAL.parse(calendarToIcs(item, { userAddresses: [ctx.account.email], now })) as unknown[],
   );
   cal.updatePropertyWithValue('method', m.method);
-  const to = new Set(m.to.map((a) => a.Email.toLowerCase()));
   for (const ev of cal.getAllSubcomponents('vevent')) {
     for (const alarm of ev.getAllSubcomponents('valarm')) ev.removeSubcomponent(alarm);
     for (const p of privateProps) ev.removeAllProperties(p);
@@ -256,8 +275,7 @@ export function itipIcs(
       const address = String(att.getFirstValue())
         .replace(/^mailto:/i, '')
         .toLowerCase();
-      if (m.method === 'CANCEL' && !to.has(address)) ev.removeProperty(att);
-      else if (
+      if (
         m.method === 'REQUEST' &&
         address !== ctx.account.email.toLowerCase() &&
         m.item.ResponseRequested !== false

@@ -133,6 +133,7 @@ describe('invitations for meetings organized on a 16.1 phone', () => {
     expect([drop.method, dropped.rcptTo]).toEqual(['CANCEL', ['dave@elsewhere.test']]);
     expect(drop.ics).toMatch(/^STATUS:CANCELLED\r?$/m);
     expect(drop.ics).not.toContain('mailto:alice@easd.test');
+    expect(drop.ics).toContain('mailto:dave@elsewhere.test');
     expect((await onRadicale(subject))[0]).toMatch(/^SEQUENCE:1\r?$/m);
 
     // a change only the user sees (the reminder) tells nobody
