@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Easd } from '../../src/app.js';
 import { findAll, findText } from '../support/eas-client.js';
+import { validateEasResponse } from '../support/schema.js';
 import { davObjects, openStackEasd, syncedPhone } from './calendar-support.js';
 
 const stack = inject('stack');
@@ -84,5 +85,37 @@ describe.each(['14.1', '16.1'])('notes on Radicale through EAS %s', (version) =>
     expect(edited).not.toContain('CATEGORIES');
     await sync(`<Commands><Delete><ServerId>${serverId}</ServerId></Delete></Commands>`);
     expect((await journals()).has(href)).toBe(false);
+  });
+
+  it('FolderCreate Type 17 makes a VJOURNAL-only collection on Radicale, listed as a user Notes folder', async () => {
+    const phone = await syncedPhone(easd.app, bob, version, '10');
+    const fs = await phone.client.command(
+      'FolderSync',
+      '<FolderSync xmlns="FolderHierarchy:"><SyncKey>0</SyncKey></FolderSync>',
+    );
+    const name = `Ideas ${version} ${Date.now()}`;
+    const created = await phone.client.command(
+      'FolderCreate',
+      `<FolderCreate xmlns="FolderHierarchy:"><SyncKey>${findText(fs.doc, 'SyncKey')}</SyncKey><ParentId>0</ParentId><DisplayName>${name}</DisplayName><Type>17</Type></FolderCreate>`,
+    );
+    await validateEasResponse(created.doc!, 'FolderCreate');
+    expect(findText(created.doc, 'Status')).toBe('1');
+    const listing = await fetch(`${stack.dav.url}${bob.user}/`, {
+      method: 'PROPFIND',
+      headers: { authorization: auth, depth: '1', 'content-type': 'application/xml' },
+      body: '<?xml version="1.0"?><propfind xmlns="DAV:"><prop><displayname/><supported-calendar-component-set xmlns="urn:ietf:params:xml:ns:caldav"/></prop></propfind>',
+    });
+    const mine = (await listing.text()).split(/<(?:[A-Za-z]+:)?response>/).find((r) => r.includes(name));
+    expect(mine).toMatch(/name="VJOURNAL"/);
+    expect(mine).not.toMatch(/name="VEVENT"|name="VTODO"/);
+    const again = await phone.client.command(
+      'FolderSync',
+      '<FolderSync xmlns="FolderHierarchy:"><SyncKey>0</SyncKey></FolderSync>',
+    );
+    const listed = findAll(again.doc, 'Add').find((f) => findText(f, 'DisplayName') === name);
+    expect([findText(listed, 'Type'), findText(listed, 'ServerId')]).toEqual([
+      '17',
+      findText(created.doc, 'ServerId'),
+    ]);
   });
 });
