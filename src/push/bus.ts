@@ -1,6 +1,9 @@
-// How push signals travel between easd processes. One process: an in-memory bus. Several nodes
-// sharing Redis (EASD_STATE_URL=redis://…): Redis pub/sub, so a change seen or made on one node
-// wakes a Ping held on any other, and a device's newer request ends its older one everywhere.
+// How push signals travel between easd processes. One process: an in-memory bus; the workers of
+// one easd (EASD_WORKERS, node:cluster): the same, relayed by the primary process over the
+// cluster's IPC channel. Several nodes sharing Redis (EASD_STATE_URL=redis://…): Redis pub/sub.
+// Either way a change seen or made in one process wakes a Ping held in any other, and a device's
+// newer request ends its older one everywhere.
+import cluster, { type Worker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import { createClient } from '@redis/client';
 
@@ -11,12 +14,35 @@ export interface PushBus {
   close(): Promise<void>;
 }
 
+/** What workers and the primary exchange: one published message. */
+interface BusEnvelope {
+  easdBus: [channel: string, message: string];
+}
+
+const isEnvelope = (m: unknown): m is BusEnvelope =>
+  typeof m === 'object' &&
+  m !== null &&
+  Array.isArray((m as BusEnvelope).easdBus) &&
+  typeof (m as BusEnvelope).easdBus[0] === 'string' &&
+  typeof (m as BusEnvelope).easdBus[1] === 'string';
+
+/**
+ * The bus of one machine: in-memory, and in a cluster worker also sent to the primary, which
+ * hands it to the other workers (relayBusMessages). Local subscribers get a message at once,
+ * without the round trip.
+ */
 export function localBus(): PushBus {
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0); // one listener per held request; tens of thousands are normal
+  const send = cluster.isWorker && process.send !== undefined ? process.send.bind(process) : undefined;
+  const onMessage = (m: unknown): void => {
+    if (isEnvelope(m)) emitter.emit(m.easdBus[0], m.easdBus[1]);
+  };
+  if (send !== undefined) process.on('message', onMessage);
   return {
     async publish(channel, message) {
       emitter.emit(channel, message);
+      send?.({ easdBus: [channel, message] } satisfies BusEnvelope);
     },
     async subscribe(channel, handler) {
       emitter.on(channel, handler);
@@ -26,8 +52,17 @@ export function localBus(): PushBus {
     },
     async close() {
       emitter.removeAllListeners();
+      if (send !== undefined) process.off('message', onMessage);
     },
   };
+}
+
+/** In the cluster's primary: passes each worker's bus messages on to every other worker. */
+export function relayBusMessages(worker: Worker, workers: () => Iterable<Worker>): void {
+  worker.on('message', (m: unknown) => {
+    if (!isEnvelope(m)) return;
+    for (const w of workers()) if (w !== worker && w.isConnected()) w.send(m);
+  });
 }
 
 /**
