@@ -4,8 +4,11 @@
 // plain HTTP request the device client sends over a real socket.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import type { TestStack } from '../stack/types.js';
 
 const main = path.resolve(import.meta.dirname, '../../dist/src/main.js');
@@ -149,5 +152,47 @@ export class CompiledEasd {
       child.once('error', reject);
       child.once('close', (code) => resolve({ code, stdout, stderr }));
     });
+  }
+}
+
+/**
+ * A flow file's scratch space: a directory (readable by Dovecot's auth user, which is another
+ * user when tests run as root), the compiled servers it starts, and whatever else must be
+ * stopped — all stopped and removed after the file's tests.
+ */
+export function useScratch(prefix: string): Scratch {
+  const scratch = new Scratch();
+  beforeAll(async () => {
+    scratch.dir = await mkdtemp(path.join(tmpdir(), prefix));
+    await chmod(scratch.dir, 0o755);
+  });
+  afterAll(async () => {
+    for (const s of scratch.servers) if (s.running) await s.stop();
+    for (const stop of scratch.stops.reverse()) await stop();
+    if (scratch.dir !== '') await rm(scratch.dir, { recursive: true, force: true });
+  });
+  return scratch;
+}
+
+export class Scratch {
+  dir = '';
+  readonly servers: CompiledEasd[] = [];
+  readonly stops: Array<() => Promise<void>> = [];
+
+  /** A path inside the scratch directory. */
+  path(name: string): string {
+    return path.join(this.dir, name);
+  }
+
+  /** Starts a compiled server that is stopped after the file's tests. */
+  async start(env: Record<string, string>): Promise<CompiledEasd> {
+    const server = await CompiledEasd.start(env);
+    this.servers.push(server);
+    return server;
+  }
+
+  /** Something else to stop after the file's tests (a daemon of the test's own). */
+  onCleanup(stop: () => Promise<void>): void {
+    this.stops.push(stop);
   }
 }

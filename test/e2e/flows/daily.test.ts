@@ -3,29 +3,25 @@
 // moving (seen in Dovecot's flags and mailboxes), replying and forwarding with attachments (the
 // SMTP receiver's spool and Sent), a draft saved and sent, a meeting accepted (Radicale + the
 // iTIP REPLY through SMTP), a contact and an event edited on both sides.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { appendMessage } from '../../stack/dovecot.js';
 import type { WbxmlElement } from '../../../wbxml/index.js';
 import { findAll, findText } from '../../support/eas-client.js';
 import { Device, eventually, FolderType, profiles } from '../../support/device.js';
-import { CompiledEasd, stackEnv } from '../../support/device-server.js';
+import { stackEnv, useScratch, type CompiledEasd } from '../../support/device-server.js';
 import { davCollection, davFind, davPut, imapFind, spooled } from '../../support/device-stores.js';
 
 const stack = inject('stack');
 const alice = stack.users.find((u) => u.user === 'alice')!;
 const run = `${process.pid.toString(36)}${Date.now().toString(36)}`;
 let server: CompiledEasd;
-let dataDir: string;
+const scratch = useScratch('easd-flow-daily-');
 let phone: Device; // iOS Mail, 16.1
 let android: Device; // Gmail, 14.1
 let inbox: string;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(path.join(tmpdir(), 'easd-flow-daily-'));
-  server = await CompiledEasd.start(stackEnv(stack, dataDir));
+  server = await scratch.start(stackEnv(stack, scratch.path('easd')));
   phone = new Device(() => server.base, alice, profiles.iPhone, `DAYIPH${run}`);
   android = new Device(() => server.base, alice, profiles.android, `DAYAND${run}`);
   for (const d of [phone, android]) {
@@ -35,11 +31,6 @@ beforeAll(async () => {
   inbox = phone.folder(FolderType.Inbox);
   await phone.syncAll(inbox);
   await android.syncAll(android.folder(FolderType.Inbox));
-});
-
-afterAll(async () => {
-  await server?.stop();
-  await rm(dataDir, { recursive: true, force: true });
 });
 
 function message(subject: string, extra = '', body = 'Hello from another client'): string {

@@ -1,29 +1,20 @@
 // The compiled server killed with SIGKILL in the middle of a Sync, on the stack's Dovecot and
 // Radicale: no shutdown hook runs, nothing is flushed. Started again on the same port and data,
 // the phone repeats the request whose answer it never got, and ends with every message once.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { profiles } from '../../support/device.js';
 import { FlowMailbox, subjectsOn } from '../../support/device-mailbox.js';
-import { CompiledEasd, stackEnv } from '../../support/device-server.js';
+import { stackEnv, useScratch, type CompiledEasd } from '../../support/device-server.js';
 
 const stack = inject('stack');
 const carol = stack.users.find((u) => u.user === 'carol')!;
 const run = `${process.pid.toString(36)}${Date.now().toString(36)}`;
 let server: CompiledEasd;
-let dataDir: string;
+const scratch = useScratch('easd-flow-kill-');
 const world = new FlowMailbox(stack.imap, carol, () => server.base, run);
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(path.join(tmpdir(), 'easd-flow-kill-'));
-  server = await CompiledEasd.start(stackEnv(stack, dataDir));
-});
-
-afterAll(async () => {
-  if (server?.running) await server.stop();
-  await rm(dataDir, { recursive: true, force: true });
+  server = await scratch.start(stackEnv(stack, scratch.path('easd')));
 });
 
 describe('the server killed', () => {

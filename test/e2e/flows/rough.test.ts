@@ -4,32 +4,23 @@
 // stopped while a Ping is held (SIGKILL in the middle of a Sync: rough-kill.test.ts). Each case ends
 // with the phone holding exactly what the servers hold: nothing lost, nothing twice (the device
 // client fails on any second Add of an id, and on a Change or Delete of one it never got).
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { appendMessage } from '../../stack/dovecot.js';
 import { findText } from '../../support/eas-client.js';
 import { eventually, FolderType, profiles } from '../../support/device.js';
 import { FlowMailbox, subjectsOn } from '../../support/device-mailbox.js';
-import { CompiledEasd, stackEnv } from '../../support/device-server.js';
+import { stackEnv, useScratch, type CompiledEasd } from '../../support/device-server.js';
 import { davFind } from '../../support/device-stores.js';
 
 const stack = inject('stack');
 const carol = stack.users.find((u) => u.user === 'carol')!;
 const run = `${process.pid.toString(36)}${Date.now().toString(36)}`;
 let server: CompiledEasd;
-let dataDir: string;
+const scratch = useScratch('easd-flow-rough-');
 const world = new FlowMailbox(stack.imap, carol, () => server.base, run);
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(path.join(tmpdir(), 'easd-flow-rough-'));
-  server = await CompiledEasd.start(stackEnv(stack, dataDir));
-});
-
-afterAll(async () => {
-  if (server?.running) await server.stop();
-  await rm(dataDir, { recursive: true, force: true });
+  server = await scratch.start(stackEnv(stack, scratch.path('easd')));
 });
 
 describe('rough networks', () => {

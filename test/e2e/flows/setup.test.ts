@@ -2,14 +2,11 @@
 // Radicale and SMTP receiver: Autodiscover, OPTIONS, Provision (both phases, DeviceInformation in
 // Provision or in Settings), FolderSync, and the initial Sync of mail, contacts, calendar and
 // tasks — checked against what IMAP and WebDAV themselves hold.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { imapConnect } from '../../stack/dovecot.js';
 import { findText } from '../../support/eas-client.js';
 import { Device, FolderType, profiles, type DeviceProfile } from '../../support/device.js';
-import { CompiledEasd, stackEnv } from '../../support/device-server.js';
+import { stackEnv, useScratch, type CompiledEasd } from '../../support/device-server.js';
 import { davCollection, davPut } from '../../support/device-stores.js';
 
 const stack = inject('stack');
@@ -17,12 +14,11 @@ const alice = stack.users.find((u) => u.user === 'alice')!;
 const run = `${process.pid.toString(36)}${Date.now().toString(36)}`;
 const mailCount = 30;
 let server: CompiledEasd;
-let dataDir: string;
+const scratch = useScratch('easd-flow-setup-');
 let inboxSubjects: string[];
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(path.join(tmpdir(), 'easd-flow-setup-'));
-  server = await CompiledEasd.start(stackEnv(stack, dataDir));
+  server = await scratch.start(stackEnv(stack, scratch.path('easd')));
   // Mail that was there before the phone: more than one window for every profile.
   inboxSubjects = Array.from({ length: mailCount }, (_, i) => `Setup ${run} #${i}`);
   const client = await imapConnect(stack.imap, alice);
@@ -37,11 +33,6 @@ beforeAll(async () => {
   } finally {
     await client.logout();
   }
-});
-
-afterAll(async () => {
-  await server?.stop();
-  await rm(dataDir, { recursive: true, force: true });
 });
 
 /** Every folder of the types given (default and user-created ones of a class). */
