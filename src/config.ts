@@ -16,9 +16,10 @@ export interface Config {
   carddavUrl?: string;
   /**
    * The global address list: a CardDAV address book shared by the organisation, read with a
-   * service account (user and password) or, without one, with each user's own credentials.
+   * service account (user and password) or, without one, with each user's own credentials; or an
+   * LDAP directory (ldap:// or ldaps://, people under baseDN; user is a bind DN, else anonymous).
    */
-  gal?: { url: string; user?: string; password?: string; refreshSeconds: number };
+  gal?: { url: string; user?: string; password?: string; refreshSeconds: number; baseDN?: string };
   /** JSON file with the device policy (EASProvisionDoc values, device access rules). */
   policyFile?: string;
   /** URL phones are told to use in Autodiscover; derived from the request when unset. */
@@ -52,6 +53,7 @@ const settings = {
   galUser: 'EASD_GAL_USER',
   galPassword: 'EASD_GAL_PASSWORD',
   galRefresh: 'EASD_GAL_REFRESH',
+  galBase: 'EASD_GAL_BASE',
   policyFile: 'EASD_POLICY',
   publicUrl: 'EASD_PUBLIC_URL',
   trustProxy: 'EASD_TRUST_PROXY',
@@ -153,7 +155,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       `${where('metricsListen')} is not a loopback address: set EASD_METRICS_TOKEN too, or listen on 127.0.0.1`,
     );
 
-  const gal = galSettings(raw, where, url('galUrl', ['http', 'https']), problems);
+  const gal = galSettings(raw, where, url('galUrl', ['http', 'https', 'ldap', 'ldaps']), problems);
 
   const config: Config = {
     listen: listen ?? { host: '127.0.0.1', port: 8080 },
@@ -184,7 +186,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   return config;
 }
 
-/** EASD_GAL_*: the book's URL, the service account (both or neither), how often to look for changes. */
+/**
+ * EASD_GAL_*: the book's URL (or the LDAP server's with its base DN), the service account (both or
+ * neither), how often to look for changes.
+ */
 function galSettings(
   raw: (key: SettingKey) => string | undefined,
   where: (key: SettingKey) => string,
@@ -194,11 +199,16 @@ function galSettings(
   const user = raw('galUser');
   const password = raw('galPassword');
   const refresh = raw('galRefresh');
+  const baseDN = raw('galBase');
   if (url === undefined) {
-    if (user !== undefined || password !== undefined || refresh !== undefined)
-      problems.push('EASD_GAL_USER, EASD_GAL_PASSWORD and EASD_GAL_REFRESH need EASD_GAL_URL');
+    if (user !== undefined || password !== undefined || refresh !== undefined || baseDN !== undefined)
+      problems.push('EASD_GAL_USER, EASD_GAL_PASSWORD, EASD_GAL_REFRESH and EASD_GAL_BASE need EASD_GAL_URL');
     return undefined;
   }
+  const ldap = /^ldaps?:/i.test(url);
+  if (ldap && baseDN === undefined)
+    problems.push('an LDAP EASD_GAL_URL needs EASD_GAL_BASE, the DN people are found under');
+  if (!ldap && baseDN !== undefined) problems.push('EASD_GAL_BASE is for an LDAP EASD_GAL_URL');
   if ((user === undefined) !== (password === undefined))
     problems.push('EASD_GAL_USER and EASD_GAL_PASSWORD must be set together');
   const refreshSeconds = refresh === undefined ? 60 : Number(refresh);
@@ -208,6 +218,7 @@ function galSettings(
     url,
     ...(user !== undefined && password !== undefined && { user, password }),
     refreshSeconds,
+    ...(ldap && baseDN !== undefined && { baseDN }),
   };
 }
 

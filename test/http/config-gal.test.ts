@@ -31,6 +31,25 @@ describe('EASD_GAL_*', () => {
     expect(loadConfig({ EASD_GAL_URL: url }, cwd).gal).toEqual({ url, refreshSeconds: 60 });
   });
 
+  it('an LDAP server with its base DN and a bind DN', () => {
+    const gal = loadConfig(
+      {
+        EASD_GAL_URL: 'ldaps://dir.example.com',
+        EASD_GAL_BASE: 'ou=people,dc=example,dc=com',
+        EASD_GAL_USER: 'cn=easd,dc=example,dc=com',
+        EASD_GAL_PASSWORD: 'pw',
+      },
+      cwd,
+    ).gal;
+    expect(gal).toEqual({
+      url: 'ldaps://dir.example.com',
+      baseDN: 'ou=people,dc=example,dc=com',
+      user: 'cn=easd,dc=example,dc=com',
+      password: 'pw',
+      refreshSeconds: 60,
+    });
+  });
+
   it('with a service account and a refresh period', () => {
     const gal = loadConfig(
       { EASD_GAL_URL: url, EASD_GAL_USER: 'directory', EASD_GAL_PASSWORD: 's3cret', EASD_GAL_REFRESH: '0' },
@@ -44,7 +63,13 @@ describe('EASD_GAL_*', () => {
     [{ EASD_GAL_URL: url, EASD_GAL_USER: 'directory' }, 'must be set together'],
     [{ EASD_GAL_URL: url, EASD_GAL_REFRESH: '-1' }, 'whole number of seconds'],
     [{ EASD_GAL_URL: url, EASD_GAL_REFRESH: 'soon' }, 'whole number of seconds'],
-    [{ EASD_GAL_URL: 'ldap://dir.example.com' }, 'must start with http:// or https://'],
+    [
+      { EASD_GAL_URL: 'ftp://dir.example.com/gal/' },
+      'must start with http:// or https:// or ldap:// or ldaps://',
+    ],
+    [{ EASD_GAL_URL: 'ldap://dir.example.com' }, 'needs EASD_GAL_BASE'],
+    [{ EASD_GAL_URL: url, EASD_GAL_BASE: 'dc=example' }, 'EASD_GAL_BASE is for an LDAP'],
+    [{ EASD_GAL_BASE: 'dc=example' }, 'need EASD_GAL_URL'],
     [{ EASD_GAL_URL: 'not a url' }, 'is not a URL'],
   ])('%j is refused (%s)', (env, message) => {
     expect(problems(env).join('\n')).toContain(message);
