@@ -10,6 +10,8 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { devicesCli } from '../../src/admin/devices.js';
+import type { HeldRecord } from '../../src/admin/held.js';
+import { openStateStore } from '../../src/state/store.js';
 import { BackendError } from '../../src/backend/errors.js';
 import { instrumentBackend } from '../../src/metrics/backend.js';
 import { openEasd, type Easd } from '../../src/app.js';
@@ -323,6 +325,32 @@ describe.each(['sqlite', 'redis'] as const)('held requests on the %s state store
     expect(all).not.toContain('pin-1234-secret');
     expect(all).not.toContain(r.demo.password);
     expect(all).not.toContain(Buffer.from(`${r.demo.user}:${r.demo.password}`).toString('base64'));
+  });
+});
+
+describe('shutdown', () => {
+  it('answers a held Ping and writes its let-go record before the state store closes', async () => {
+    const r = await start();
+    try {
+      const c = await client(r);
+      const inbox = await inboxOf(c);
+      const held = c.command('Ping', ping(inbox));
+      await until(
+        async () => (await sample(r, 'easd_held_requests{command="Ping"}')) === 1,
+        'the held gauge',
+      );
+      await r.easd.app.close();
+      expect(findText((await held).doc, 'Status')).toBe('1');
+      const store = await openStateStore({ dataDir: r.dir });
+      try {
+        const record = await store.device(r.demo.user, c.opts.deviceId).data('held').get<HeldRecord>();
+        expect(record).toMatchObject({ command: 'Ping', ended: expect.any(Date) });
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await rm(r.dir, { recursive: true, force: true });
+    }
   });
 });
 
