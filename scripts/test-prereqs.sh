@@ -4,7 +4,7 @@
 # Costs one dpkg-query call when everything is already there.
 set -euo pipefail
 
-packages=(dovecot-core dovecot-imapd radicale redis-server libwbxml2-utils libxml2-utils libwbxml2-dev gcc)
+packages=(dovecot-core dovecot-imapd radicale redis-server slapd libwbxml2-utils libxml2-utils libwbxml2-dev gcc)
 
 missing_packages() {
   local status p
