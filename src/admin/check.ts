@@ -279,6 +279,10 @@ async function checkDav(
     backend = kind === 'CardDAV' ? await openCardDavBackend({ url }) : await openCalDavBackend({ url });
     signedIn = await backend.authenticate(account.user, account.password, signal);
   } catch (err) {
+    if (/current-user-principal/.test((err as Error).message))
+      return fail(
+        `${where}: discovery failed: the URL answers but names no current-user-principal (RFC 5397) — is ${setting} the ${kind} server's URL?`,
+      );
     return fail(`${where}: discovery failed: ${explain(err, hint)}`);
   }
   try {
@@ -340,7 +344,9 @@ export function explain(err: unknown, hint: string): string {
   const all = `${codes.join(' ')} ${texts.join(' ')}`;
   const has = (re: RegExp): boolean => re.test(all);
   // The innermost cause says most ("fetch failed" wraps "bad port", "connect ECONNREFUSED"…).
-  const detail = texts.filter((t) => t !== '').at(-1) ?? String(err);
+  const raw = texts.filter((t) => t !== '').at(-1) ?? String(err);
+  // OpenSSL's "…:SSL routines:ssl3_get_record:wrong version number:…/ssl3_record.c:350:" → its reason.
+  const detail = (/SSL routines:[^:]*:([^:]+):/.exec(raw)?.[1] ?? raw).replace(/\s+/g, ' ').trim();
   if (has(/ECONNREFUSED/)) return `connection refused — ${hint}`;
   if (has(/ENOTFOUND|EAI_AGAIN/)) return `host name not found (DNS) — check the host in the URL`;
   if (has(/EHOSTUNREACH|ENETUNREACH/)) return `host unreachable — network or firewall?`;

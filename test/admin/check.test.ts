@@ -2,6 +2,7 @@
 // configuration with a wrong port, a wrong password, an unwritable state directory, an
 // unreachable Redis — each reported in plain words, with a non-zero exit code.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -99,6 +100,31 @@ describe('easd check', () => {
     expect(line(lines, 'state')).toMatch(/^FAIL .*Redis at .*connection refused — is Redis running\?/);
     expect(line(lines, 'CalDAV')).toMatch(/^OK /);
     expect(lines.at(-1)).toBe('4 problem(s) found.');
+  });
+
+  it('reports TLS spoken to a plain port, and a URL that is no DAV server', async () => {
+    const web = createHttpServer((_req, res) => res.writeHead(404).end('no DAV here'));
+    await new Promise<void>((resolve) => web.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (web.address() as { port: number }).port;
+      const { code, lines } = await check(
+        stackConfig({
+          EASD_IMAP_URL: `imaps://${stack.imap.host}:${stack.imap.port}`,
+          EASD_SMTP_URL: `smtps://${stack.smtp.host}:${stack.smtp.port}`,
+          EASD_CARDDAV_URL: `http://127.0.0.1:${port}/`,
+        }),
+      );
+      expect(code).toBe(1);
+      expect(line(lines, 'IMAP')).toMatch(
+        /^FAIL .*TLS handshake failed: .* — TLS on a plain port or plain on a TLS port\?/,
+      );
+      expect(line(lines, 'SMTP')).toMatch(/^FAIL .*TLS handshake failed/);
+      expect(line(lines, 'CardDAV')).toMatch(
+        /^FAIL .*discovery failed: the URL answers but names no current-user-principal \(RFC 5397\) — is EASD_CARDDAV_URL the CardDAV server's URL\?$/,
+      );
+    } finally {
+      web.close();
+    }
   });
 
   it('reports a wrong password as a refused login on every server, never printing it', async () => {
