@@ -7,7 +7,6 @@
 // Run alone with `node --expose-gc dist/bench/imap-sync.js` (after `npm run build`): it then
 // replaces its own section of docs/benchmarks.md and leaves the others alone.
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,68 +14,12 @@ import pino from 'pino';
 import { openEasd } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { imapConnect, startDovecot } from '../test/stack/dovecot.js';
+import { ImapProxy } from '../test/stack/imap-proxy.js';
 import { EasTestClient, findAll, findText } from '../test/support/eas-client.js';
 
 const MESSAGES = Number(process.env['BENCH_IMAP_MESSAGES'] ?? 1000);
 const SECTION = '## Mail sync on IMAP';
 const user = { user: 'bench', password: 'bench-pw-3Rt6', email: 'bench@easd.test' };
-
-/** Counts the IMAP commands (tagged lines) a client sends through it, by command name. */
-class CountingProxy {
-  readonly byCommand = new Map<string, number>();
-  bytesFromServer = 0;
-  private server?: net.Server;
-  private readonly sockets = new Set<net.Socket>();
-
-  constructor(private readonly target: { host: string; port: number }) {}
-
-  async listen(): Promise<number> {
-    this.server = net.createServer((client) => {
-      const upstream = net.connect(this.target.port, this.target.host);
-      this.sockets.add(client).add(upstream);
-      let pending = '';
-      client.on('data', (chunk: Buffer) => {
-        // easd sends no literals while syncing, so every command is one line
-        pending += chunk.toString('latin1');
-        const lines = pending.split('\r\n');
-        pending = lines.pop() ?? '';
-        for (const line of lines) {
-          const m = /^[A-Za-z0-9.]+ ((?:UID )?[A-Z]+)/.exec(line);
-          if (m?.[1] !== undefined) this.byCommand.set(m[1], (this.byCommand.get(m[1]) ?? 0) + 1);
-        }
-        upstream.write(chunk);
-      });
-      upstream.on('data', (chunk: Buffer) => {
-        this.bytesFromServer += chunk.byteLength;
-        client.write(chunk);
-      });
-      const end = (): void => {
-        client.destroy();
-        upstream.destroy();
-        this.sockets.delete(client);
-        this.sockets.delete(upstream);
-      };
-      client.on('close', end).on('error', end);
-      upstream.on('close', end).on('error', end);
-    });
-    const server = this.server;
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return (server.address() as net.AddressInfo).port;
-  }
-
-  /** Commands and server bytes since the last call. */
-  take(): { commands: Map<string, number>; bytes: number } {
-    const out = { commands: new Map(this.byCommand), bytes: this.bytesFromServer };
-    this.byCommand.clear();
-    this.bytesFromServer = 0;
-    return out;
-  }
-
-  async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()));
-  }
-}
 
 // ---- a realistic mailbox --------------------------------------------------------------------
 
@@ -248,7 +191,7 @@ const add = (into: Map<string, number>, from: Map<string, number>): void => {
 
 async function syncAll(
   phone: EasTestClient,
-  proxy: CountingProxy,
+  proxy: ImapProxy,
   collectionId: string,
   scenario: Scenario,
 ): Promise<Result> {
@@ -303,7 +246,7 @@ export async function imapSyncBench(): Promise<string> {
   // mkdtemp makes it 0700; Dovecot's unprivileged processes must reach their files inside
   await chmod(dir, 0o755);
   const dovecot = await startDovecot(path.join(dir, 'dovecot'), [user]);
-  const proxy = new CountingProxy(dovecot);
+  const proxy = new ImapProxy(dovecot);
   let easd: Awaited<ReturnType<typeof openEasd>> | undefined;
   try {
     const proxyPort = await proxy.listen();

@@ -1,7 +1,8 @@
 // What only the IMAP backend promises, against the stack's Dovecot: roles from SPECIAL-USE and
 // names, ids across UIDVALIDITY changes, changes by other IMAP clients (stamps and watch hints),
 // a 10,000-message folder, charsets and malformed MIME, attachment streaming, the pool bound,
-// watcher teardown, logins. Mailboxes get a per-run name: other test files share this Dovecot.
+// watcher teardown, logins; through a proxy, a server without CONDSTORE/QRESYNC, cut connections and
+// STARTTLS required. Mailboxes get a per-run name: other test files share this Dovecot.
 import { randomBytes } from 'node:crypto';
 import { ImapFlow, type ListResponse } from 'imapflow';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
@@ -11,6 +12,7 @@ import { expectBackendError } from '../../backends/testkit/index.js';
 import type { Account, ChangeHint, Folder } from '../../src/backend/contract.js';
 import type { EmailItem } from '../../src/backend/model.js';
 import { appendMessage, imapConnect } from '../stack/dovecot.js';
+import { ImapProxy } from '../stack/imap-proxy.js';
 
 const stack = inject('stack');
 const carol = stack.users[2];
@@ -712,5 +714,98 @@ describe('connections and watch', () => {
     three.abort();
     await w3;
     await backend.folders!.deleteFolder(account, watched.id, signal);
+  });
+});
+
+/** A proxy to the stack's Dovecot, as an imap:// URL for the backend. */
+async function proxyUrl(proxy: ImapProxy, query = '?starttls=never'): Promise<string> {
+  return `imap://127.0.0.1:${await proxy.listen()}${query}`;
+}
+
+describe('servers that differ from the stack Dovecot', () => {
+  it('without CONDSTORE/QRESYNC: versions from flags, no change log, plain STORE, conflicts still caught', async () => {
+    const proxy = new ImapProxy(stack.imap, { hide: ['CONDSTORE', 'QRESYNC'] });
+    const b = await openImapBackend({ url: await proxyUrl(proxy), domain: 'easd.test' });
+    try {
+      const acc = (await b.authenticate(carol.user, carol.password, signal))!;
+      const name = `NoModseq ${run}`;
+      await withClient((c) => c.mailboxCreate(name));
+      await appendMessage(stack.imap, carol, name, msg(`one ${run}`));
+      await appendMessage(stack.imap, carol, name, msg(`two ${run}`));
+      const folder = (await b.listFolders(acc, signal)).find((f) => f.displayName === name)!;
+      await expectBackendError(b.changes.currentCursor(acc, folder.id, signal), 'cursor-expired');
+      const before = await b.listStamps(acc, folder.id, {}, signal);
+      expect(before).toHaveLength(2);
+      // another client flags one: only its version moves
+      await withClient(async (c) => {
+        const lock = await c.getMailboxLock(name);
+        try {
+          await c.messageFlagsAdd({ subject: `one ${run}` }, ['\\Flagged']);
+        } finally {
+          lock.release();
+        }
+      });
+      const after = await b.listStamps(acc, folder.id, {}, signal);
+      const moved = after.filter((s) => before.find((x) => x.id === s.id)?.version !== s.version);
+      expect(moved).toHaveLength(1);
+      const [item] = await b.getItems(acc, folder.id, [moved[0]!.id], { bodyPreferences: plain }, signal);
+      expect((item?.item as EmailItem).Subject).toBe(`one ${run}`);
+      // a write with the version the phone had before the flag is a conflict
+      const stale = before.find((s) => s.id === moved[0]!.id)!;
+      await expectBackendError(
+        b.updateItem(
+          acc,
+          folder.id,
+          stale.id,
+          { class: 'Email', item: { Read: true } },
+          { ifVersion: stale.version },
+          signal,
+        ),
+        'conflict',
+      );
+      const written = await b.updateItem(
+        acc,
+        folder.id,
+        stale.id,
+        { class: 'Email', item: { Read: true } },
+        { ifVersion: moved[0]!.version },
+        signal,
+      );
+      expect(written.version).not.toBe(moved[0]!.version);
+      expect(proxy.commands).not.toContain('ENABLE');
+      expect(proxy.commands.filter((c) => c === 'UID STORE')).toHaveLength(1);
+    } finally {
+      await b.close();
+      await proxy.close();
+    }
+  });
+
+  it('reconnects on the next call when every connection was cut', async () => {
+    const proxy = new ImapProxy(stack.imap);
+    const b = await openImapBackend({ url: await proxyUrl(proxy), domain: 'easd.test', backoffMs: 50 });
+    try {
+      const acc = (await b.authenticate(carol.user, carol.password, signal))!;
+      const inbox = (await b.listFolders(acc, signal)).find((f) => f.role === 'inbox')!;
+      const first = await b.listStamps(acc, inbox.id, {}, signal);
+      const opened = b.inspect()[0]!.opened;
+      proxy.dropAll();
+      expect(await b.listStamps(acc, inbox.id, {}, signal)).toEqual(first);
+      expect(b.inspect()[0]!.opened).toBeGreaterThan(opened);
+    } finally {
+      await b.close();
+      await proxy.close();
+    }
+  });
+
+  it('?starttls=required refuses a server without STARTTLS before sending the password', async () => {
+    const proxy = new ImapProxy(stack.imap);
+    const b = await openImapBackend({ url: await proxyUrl(proxy, '?starttls=required'), connectAttempts: 1 });
+    try {
+      await expectBackendError(b.authenticate(carol.user, carol.password, signal), 'unavailable');
+      expect(proxy.commands.filter((c) => c === 'LOGIN' || c === 'AUTHENTICATE')).toEqual([]);
+    } finally {
+      await b.close();
+      await proxy.close();
+    }
   });
 });
