@@ -6,11 +6,13 @@ import { cpus, loadavg, totalmem, type as osType, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { imapSyncBench } from './imap-sync.js';
 import { pushBench } from './push.js';
+import { pushLatencyBench } from './push-latency.js';
 import { wbxmlBench } from './wbxml.js';
 
 const modules: { name: string; run: () => Promise<string> }[] = [
   { name: 'wbxml', run: wbxmlBench },
   { name: 'push', run: pushBench },
+  { name: 'push-latency', run: pushLatencyBench },
   { name: 'imap-sync', run: imapSyncBench },
 ];
 

@@ -39,7 +39,7 @@ function startEasd(watchNotify: boolean): Promise<PushEasd> {
       // without NOTIFY, other folders are polled; with it nothing is, whatever this says
       watchPollMs: watchNotify ? 600_000 : 300,
     },
-    redisUrl: stack.redis.url,
+    stateUrl: stack.redis.url,
     dataDir: dir,
     namespace: `pushimap${run}${watchNotify ? 'n' : 'i'}`,
   });

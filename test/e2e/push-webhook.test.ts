@@ -42,7 +42,7 @@ beforeAll(async () => {
   easd = await startPushEasd({
     imap: dovecot,
     watch: false,
-    redisUrl: stack.redis.url,
+    stateUrl: stack.redis.url,
     dataDir: dir,
     namespace: `pushhook${run}`,
     webhook: { secret, onEvent: (e) => events.push(e) },
