@@ -206,6 +206,9 @@ function galSettings(
     return undefined;
   }
   const ldap = /^ldaps?:/i.test(url);
+  // fetch refuses URLs with credentials; say where they belong instead of failing every lookup.
+  if (/^[a-z]+:\/\/[^/@]*@/i.test(url))
+    problems.push('EASD_GAL_URL must not hold credentials: set EASD_GAL_USER and EASD_GAL_PASSWORD');
   if (ldap && baseDN === undefined)
     problems.push('an LDAP EASD_GAL_URL needs EASD_GAL_BASE, the DN people are found under');
   if (!ldap && baseDN !== undefined) problems.push('EASD_GAL_BASE is for an LDAP EASD_GAL_URL');

@@ -70,6 +70,7 @@ describe('EASD_GAL_*', () => {
     [{ EASD_GAL_URL: 'ldap://dir.example.com' }, 'needs EASD_GAL_BASE'],
     [{ EASD_GAL_URL: url, EASD_GAL_BASE: 'dc=example' }, 'EASD_GAL_BASE is for an LDAP'],
     [{ EASD_GAL_BASE: 'dc=example' }, 'need EASD_GAL_URL'],
+    [{ EASD_GAL_URL: 'https://directory:pw@dav.example.com/gal/' }, 'must not hold credentials'],
     [{ EASD_GAL_URL: 'not a url' }, 'is not a URL'],
   ])('%j is refused (%s)', (env, message) => {
     expect(problems(env).join('\n')).toContain(message);
