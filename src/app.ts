@@ -135,8 +135,13 @@ async function openBackend(config: Config, log: Logger): Promise<OpenedBackend> 
     mounts.push({ prefix: 'c', backend: carddav, classes: ['Contacts'] });
   }
   if (config.caldavUrl !== undefined) {
-    // notes as VJOURNAL memo lists (docs/backends.md)
-    const caldav = await openCalDavBackend({ url: config.caldavUrl, notes: true });
+    // notes as VJOURNAL memo lists (docs/backends.md); the account's address as the IMAP backend
+    // forms it, so the user is recognised as ORGANIZER/ATTENDEE in what easd writes
+    const caldav = await openCalDavBackend({
+      url: config.caldavUrl,
+      notes: true,
+      emailDomain: new URL(config.imapUrl).hostname,
+    });
     mounts.push({ prefix: 'k', backend: caldav, classes: ['Calendar', 'Tasks', 'Notes'] });
   }
   const { backend, closeGal } = withGal(
