@@ -53,6 +53,10 @@ export async function devicesCli(argv: string[], deps: AdminDeps): Promise<numbe
       deps.out(formatPolicy(deps.policy));
       return 0;
     }
+    if ((group === 'devices' || group === 'trace') && (command === 'help' || command === '--help')) {
+      deps.out(adminUsage);
+      return 0;
+    }
     if (group === 'trace' && command !== undefined) return await trace(command, rest, deps);
     if (group !== 'devices' || command === undefined) throw new UsageError();
     return await devices(command, rest, deps, err);

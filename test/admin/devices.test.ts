@@ -184,6 +184,10 @@ describe('admin command line', () => {
     expect(r.out).toBe('');
   });
 
+  it('prints the usage with exit code 0 when asked for help', async () => {
+    expect(await run(t.store, ['devices', 'help'])).toEqual({ code: 0, out: adminUsage, err: '' });
+  });
+
   it('shows the effective policy, its hash and the access rules', async () => {
     const policy = parsePolicy(
       {
