@@ -534,3 +534,125 @@ describe('issue 5 on Dovecot and SMTP: what the other tests leave out', () => {
     expect(findText(add, 'DisplayName')).toBe('Файл.txt');
   }, 60_000);
 });
+
+describe('a rich message through easd (16.1)', () => {
+  it('shows the MS-ASEMAIL properties of a real message, and the phone’s Read/Flag/Categories land as IMAP flags', async () => {
+    const name = `Rich ${run}`;
+    await createMailbox(name);
+    const subject = `Rich message ${run}`;
+    const png = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
+    await withImap(carol, async (c) => {
+      await c.append(
+        name,
+        [
+          'From: "Bob Builder" <bob@easd.test>',
+          `To: "Carol C" <${carol.email}>, dave@example.com`,
+          'Cc: eve@example.com',
+          'Reply-To: replies@example.com',
+          `Subject: ${subject}`,
+          'Date: Tue, 03 Nov 2026 10:00:00 +0000',
+          `Message-ID: <rich-${run}@easd.test>`,
+          `References: <root-${run}@easd.test>`,
+          // Outlook's conversation header (MS-ASEMAIL 2.2.2.27): 22 bytes, no replies yet
+          `Thread-Index: ${Buffer.alloc(22, 7).toString('base64')}`,
+          'Importance: high',
+          'MIME-Version: 1.0',
+          'Content-Type: multipart/mixed; boundary="m1"',
+          '',
+          '--m1',
+          'Content-Type: multipart/related; boundary="r1"',
+          '',
+          '--r1',
+          'Content-Type: multipart/alternative; boundary="a1"',
+          '',
+          '--a1',
+          'Content-Type: text/plain; charset=utf-8',
+          '',
+          'Plain words',
+          '--a1',
+          'Content-Type: text/html; charset=utf-8',
+          '',
+          '<p>HTML <b>words</b><img src="cid:logo@easd"></p>',
+          '--a1--',
+          '--r1',
+          'Content-Type: image/png',
+          'Content-ID: <logo@easd>',
+          'Content-Disposition: inline; filename="logo.png"',
+          'Content-Transfer-Encoding: base64',
+          '',
+          png.toString('base64'),
+          '--r1--',
+          '--m1',
+          'Content-Type: application/pdf; name="plan.pdf"',
+          'Content-Disposition: attachment; filename="plan.pdf"',
+          'Content-Transfer-Encoding: base64',
+          '',
+          Buffer.from('%PDF-1.4 plan').toString('base64'),
+          '--m1--',
+          '',
+        ].join('\r\n'),
+        ['$label2'],
+        new Date('2026-11-03T10:00:05Z'),
+      );
+    });
+    const phone = await Phone.open(carol);
+    const id = phone.folders.get(name)!;
+    const [add] = await phone.drain(id);
+    const text = (n: string): string | undefined => findText(add, n);
+    expect({
+      To: text('To'),
+      Cc: text('Cc'),
+      From: text('From'),
+      ReplyTo: text('ReplyTo'),
+      Subject: text('Subject'),
+      DateReceived: text('DateReceived'),
+      DisplayTo: text('DisplayTo'),
+      Importance: text('Importance'),
+      Read: text('Read'),
+      MessageClass: text('MessageClass'),
+      ContentClass: text('ContentClass'),
+      InternetCPID: text('InternetCPID'),
+      NativeBodyType: text('NativeBodyType'),
+      Category: text('Category'),
+    }).toEqual({
+      To: `"Carol C" <${carol.email}>, dave@example.com`,
+      Cc: 'eve@example.com',
+      From: '"Bob Builder" <bob@easd.test>',
+      ReplyTo: 'replies@example.com',
+      Subject: subject,
+      DateReceived: '2026-11-03T10:00:05.000Z',
+      DisplayTo: 'Carol C; dave@example.com',
+      Importance: '2',
+      Read: '0',
+      MessageClass: 'IPM.Note',
+      ContentClass: 'urn:content-classes:message',
+      InternetCPID: '65001',
+      NativeBodyType: '2',
+      Category: 'Work',
+    });
+    expect(findAll(add, 'ConversationId')).toHaveLength(1);
+    expect(findAll(add, 'ConversationIndex')).toHaveLength(1);
+    const attachments = findAll(add, 'Attachment').map((a) => ({
+      name: findText(a, 'DisplayName'),
+      inline: findText(a, 'IsInline') ?? '0',
+      cid: findText(a, 'ContentId'),
+      size: Number(findText(a, 'EstimatedDataSize')),
+      ref: findText(a, 'FileReference') !== undefined,
+    }));
+    expect(attachments).toEqual([
+      { name: 'logo.png', inline: '1', cid: 'logo@easd', size: png.length, ref: true },
+      { name: 'plan.pdf', inline: '0', cid: undefined, size: 13, ref: true },
+    ]);
+
+    // the phone marks it read, flags it and files it under a second category
+    const serverId = findText(add, 'ServerId')!;
+    const changed = await phone.sync(id, {
+      commands: `<Change><ServerId>${serverId}</ServerId><ApplicationData><Read xmlns="Email:">1</Read><Flag xmlns="Email:"><Status>2</Status><FlagType>Follow up</FlagType></Flag><Categories xmlns="Email:"><Category>Work</Category><Category>Big Plans</Category></Categories></ApplicationData></Change>`,
+    });
+    expect(changed.status).toBe('1');
+    const [stored] = await imapFind(carol, name, subject);
+    expect([...stored!.flags].sort()).toEqual(
+      ['$label2', '\\Flagged', '\\Seen', `$easd.${Buffer.from('Big Plans').toString('base64url')}`].sort(),
+    );
+  }, 60_000);
+});
