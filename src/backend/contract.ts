@@ -135,10 +135,11 @@ export interface ItemWriter {
    */
   createItem(account: Account, folderId: string, item: TypedItem, signal: AbortSignal): Promise<ItemStamp>;
   /**
-   * Changes an item and returns its new stamp. For Calendar, Contacts, Tasks and Notes the given
-   * properties replace the item's (the engine has merged ghosted properties, MS-ASCMD
-   * 2.2.3.168.2 Supported). For Email, as in a Sync Change, only the properties present are
-   * changed (Read, Flag, Categories …; a draft's content when IsDraft).
+   * Changes an item and returns its new stamp, whose id may differ when the store replaces the
+   * item (an IMAP draft edit); the engine keeps the device's ServerId. For Calendar, Contacts,
+   * Tasks and Notes the given properties replace the item's (the engine has merged ghosted
+   * properties, MS-ASCMD 2.2.3.168.2 Supported). For Email, as in a Sync Change, only the
+   * properties present are changed (Read, Flag, Categories …; a draft's content when IsDraft).
    */
   updateItem(
     account: Account,
