@@ -1161,6 +1161,7 @@ export class ImapBackend implements Backend {
         seen: entry.seen,
         pollMs: this.opts.watchPollMs ?? 20_000,
         ...(this.opts.watchNotify !== undefined && { notify: this.opts.watchNotify }),
+        ...(this.opts.watchLingerMs !== undefined && { lingerMs: this.opts.watchLingerMs }),
         connectAttempts: this.opts.connectAttempts ?? 3,
         backoffMs: this.opts.backoffMs ?? 250,
         ...(this.opts.logger !== undefined && { logger: this.opts.logger }),

@@ -54,6 +54,11 @@ export interface ImapBackendOptions {
   watchPollMs?: number;
   /** Watch with NOTIFY where the server offers it (default true); false: IDLE + STATUS polls. */
   watchNotify?: boolean;
+  /**
+   * How long a user's watch connection stays after the last held request ended (default 0), so
+   * the device's next Ping, sent right after it synced, does not log in again.
+   */
+  watchLingerMs?: number;
   /** Connect attempts before a call fails with 'unavailable' (default 3), backoff in between. */
   connectAttempts?: number;
   /** First backoff delay (default 250 ms); doubles per attempt. */

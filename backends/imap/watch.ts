@@ -11,7 +11,7 @@
 // this backend are hinted at once.
 //
 // The watcher starts with the first subscriber and stops — connection logged out, timer cleared
-// — when the last one leaves. What it saw per mailbox is kept (in `seen`, owned by the user's
+// — when the last one leaves (or `lingerMs` later, if no new one came). What it saw per mailbox is kept (in `seen`, owned by the user's
 // entry), so a watcher started again for the next Ping hints at what changed in between.
 import type { ImapFlow } from 'imapflow';
 import type { ChangeHint } from '../../src/backend/contract.js';
@@ -29,6 +29,12 @@ export interface WatcherDeps {
   /** mailbox path → state signature, kept across watchers of the user. */
   seen: Map<string, string>;
   pollMs: number;
+  /**
+   * How long the connection stays after the last subscriber left (default 0: it goes at once). A
+   * phone sends its next Ping right after it synced what the last one reported; a watcher still
+   * there spares that Ping a login.
+   */
+  lingerMs?: number;
   /** Use NOTIFY where the server offers it (default true); false keeps IDLE + STATUS polls. */
   notify?: boolean;
   connectAttempts: number;
@@ -55,6 +61,7 @@ export class UserWatcher {
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
+  private linger: NodeJS.Timeout | undefined;
   private readonly stopController = new AbortController();
   private boxes: MailboxInfo[] = [];
   /** A NOTIFY LIST arrived: the folder list is read again before the next IDLE. */
@@ -93,6 +100,8 @@ export class UserWatcher {
         resolve();
       };
       signal.addEventListener('abort', onAbort, { once: true });
+      clearTimeout(this.linger);
+      this.linger = undefined;
       this.subs.add(sub);
       if (this.running === undefined) this.running = this.run();
       // a folder the poll has not looked at yet gets its baseline now rather than next poll;
@@ -111,7 +120,18 @@ export class UserWatcher {
 
   private remove(sub: Subscriber): void {
     this.subs.delete(sub);
-    if (this.subs.size === 0) void this.stop();
+    if (this.subs.size > 0 || this.linger !== undefined) return;
+    const lingerMs = this.deps.lingerMs ?? 0;
+    if (lingerMs <= 0) {
+      void this.stop();
+      return;
+    }
+    this.linger = setTimeout(() => {
+      this.linger = undefined;
+      if (this.subs.size === 0) void this.stop();
+    }, lingerMs);
+    // a lingering watcher alone does not keep the process alive; close() stops it
+    this.linger.unref();
   }
 
   private poke(): void {
@@ -126,6 +146,8 @@ export class UserWatcher {
       // a watch() from now on starts a new watcher instead of joining this one
       this.deps.onStop();
       this.stopController.abort();
+      clearTimeout(this.linger);
+      this.linger = undefined;
       clearTimeout(this.timer);
       this.timer = undefined;
       this.poke();
