@@ -124,6 +124,8 @@ async function openBackend(config: Config, log: Logger): Promise<OpenedBackend> 
   const imap = await openImapBackend({
     url: config.imapUrl,
     logger: log,
+    // a phone's next Ping follows its Sync within seconds: the user's watch connection waits for it
+    watchLingerMs: 60_000,
     ...(submitter === undefined
       ? {}
       : { submit: (account, mime, signal) => submitter.submit(account as Account, mime, signal) }),
