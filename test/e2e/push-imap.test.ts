@@ -24,6 +24,7 @@ const stack = inject('stack');
 const run = `${process.pid}x${Date.now()}`;
 const dana: TestUser = { user: 'dana', password: 'dana-pw-5Tq1', email: 'dana@easd.test' };
 const erin: TestUser = { user: 'erin', password: 'erin-pw-2Wm8', email: 'erin@easd.test' };
+const hal: TestUser = { user: 'hal', password: 'hal-pw-7Kc3', email: 'hal@easd.test' };
 
 let dir: string;
 let dovecot: DovecotInstance;
@@ -48,7 +49,7 @@ function startEasd(watchNotify: boolean): Promise<PushEasd> {
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'easd-push-imap-'));
   await chmod(dir, 0o755);
-  dovecot = await startDovecot(path.join(dir, 'dovecot'), [dana, erin]);
+  dovecot = await startDovecot(path.join(dir, 'dovecot'), [dana, erin, hal]);
 });
 afterAll(async () => {
   await dovecot?.stop();
@@ -209,6 +210,7 @@ describe.each([
     expect(state).toMatchObject({ watching: true, watchLogins: 1, connections: 0 });
     // held for a while: no login at all (nothing polls by logging in again)
     const loginsBefore = await imapLogins(dovecot, user.user);
+    expect(loginsBefore).toBeGreaterThan(0); // the log does record logins
     await new Promise((r) => setTimeout(r, 2000));
     expect(await imapLogins(dovecot, user.user)).toBe(loginsBefore);
     expect(await imapConnections(dovecot, user.user)).toBe(1);
@@ -221,5 +223,49 @@ describe.each([
       await new Promise((r) => setTimeout(r, 100));
     expect(timersAndSockets()).toBeLessThanOrEqual(resourcesBefore);
     for (const p of phones) await p.syncAll('Inbox');
+  });
+});
+
+describe('a lingering watcher', () => {
+  it("keeps the user's watch connection across a device's Ping cycles: no login per new mail", async () => {
+    const easd = await startPushEasd({
+      imap: dovecot,
+      // the pool keeps its connections too, so every login Dovecot logs here is counted below
+      backend: { watchLingerMs: 1500, idleTimeoutMs: 60_000 },
+      stateUrl: stack.redis.url,
+      dataDir: dir,
+      namespace: `pushlinger${run}`,
+    });
+    try {
+      const phone = new Phone(easd.app, hal, `LINGER${run}`);
+      await phone.setUp();
+      await phone.syncAll('Inbox');
+      const first = phone.ping(['Inbox']);
+      expect(await within(first, 500)).toBe(HELD);
+      await withImap(hal, (c) => c.append('INBOX', mail(`cycle 0 ${run}`)));
+      expect((await pingStatus(await first)).status).toBe('2');
+      await phone.syncAll('Inbox');
+
+      const before = await imapLogins(dovecot, hal.user);
+      for (let i = 1; i <= 3; i++) {
+        const held = phone.ping(['Inbox']);
+        expect(await within(held, 300)).toBe(HELD);
+        await withImap(hal, (c) => c.append('INBOX', mail(`cycle ${i} ${run}`)));
+        expect((await pingStatus(await held)).status).toBe('2');
+        await phone.syncAll('Inbox');
+      }
+      // three Ping cycles: the three helper clients logged in, easd did not
+      expect((await imapLogins(dovecot, hal.user)) - before).toBe(3);
+      expect(easd.backend.inspect().find((s) => s.login === hal.user)).toMatchObject({ watchLogins: 1 });
+      // then it goes: no held request, no watcher
+      await vi.waitFor(
+        () => expect(easd.backend.inspect().find((s) => s.login === hal.user)?.watching).toBe(false),
+        {
+          timeout: 5000,
+        },
+      );
+    } finally {
+      await easd.close();
+    }
   });
 });

@@ -247,7 +247,10 @@ export async function imapConnections(instance: Pick<DovecotInstance, 'dir'>, us
 /** Successful IMAP logins of a user so far, from the instance's log. */
 export async function imapLogins(instance: Pick<DovecotInstance, 'logFile'>, user: string): Promise<number> {
   const log = await readFile(instance.logFile, 'utf8').catch(() => '');
-  return log.split('\n').filter((l) => l.includes('imap-login: Login: user=<' + user + '>')).length;
+  // "imap-login: Info: Login: user=<bob>, method=PLAIN, …"
+  return log
+    .split('\n')
+    .filter((l) => /imap-login: (?:Info: )?Login: user=</.test(l) && l.includes(`<${user}>,`)).length;
 }
 
 /** Local delivery with dovecot-lda (as an MTA would): runs the instance's mail plugins. */
