@@ -36,13 +36,14 @@ export interface CardDavGalOptions {
 
 /** One reader's copy of the book. */
 interface Book {
-  /** The sync-token, or else the ctag, the copy was read at ('' before the first read). */
+  /** The sync-token, or else the ctag, the copy was read at ('' when the server has neither). */
   version: string;
   /** The sync-token for an incremental read, when the server has sync-collection. */
   syncToken?: string;
   /** Card id (from its href) → ETag and entry (undefined: a card that is not an entry). */
   cards: Map<string, { etag: string; indexed?: Indexed }>;
   sorted: Indexed[];
+  /** When the server was last asked; 0 before the first read. */
   checkedAt: number;
   refreshing?: Promise<void>;
 }
@@ -104,7 +105,7 @@ export class CardDavGal {
       this.books.delete(s.davUser);
       this.books.set(s.davUser, book);
     }
-    if (book.version !== '' && Date.now() - book.checkedAt < (this.opts.refreshMs ?? 60_000)) return book;
+    if (book.checkedAt !== 0 && Date.now() - book.checkedAt < (this.opts.refreshMs ?? 60_000)) return book;
     // One refresh at a time per book; everyone waiting shares it. It runs on its own signal so a
     // caller that goes away does not break it for the others.
     const b = book;
@@ -115,7 +116,7 @@ export class CardDavGal {
       await abortable(b.refreshing, signal);
     } catch (err) {
       // A server that cannot answer now: the copy read before is still the best answer.
-      if (!(isBackendError(err) && err.kind === 'unavailable' && b.version !== '')) throw err;
+      if (!(isBackendError(err) && err.kind === 'unavailable' && b.checkedAt !== 0)) throw err;
     }
     return b;
   }
@@ -157,7 +158,7 @@ export class CardDavGal {
       if (!done) await this.readAll(s, book, signal);
       book.sorted = [...book.cards.values()].flatMap((c) => (c.indexed === undefined ? [] : [c.indexed]));
       book.sorted.sort(byDisplayName);
-      // A server with neither token nor ctag is read whole each time (its ETags spare the GETs).
+      // A server with neither token nor ctag is listed at each refresh (its ETags spare the GETs).
       book.version = version;
       if (syncToken !== '') book.syncToken = syncToken;
       else delete book.syncToken;

@@ -180,7 +180,10 @@ class FakeBook {
   readonly log: string[] = [];
   private ctag = 1;
   private server?: Server;
-  constructor(private readonly syncToken: boolean) {}
+  constructor(
+    private readonly syncToken: boolean,
+    private readonly hasCtag = true,
+  ) {}
 
   put(name: string, fn: string, email: string): void {
     this.cards.set(name, {
@@ -214,7 +217,7 @@ class FakeBook {
           return ms([
             ok(
               '/book/',
-              `<cs:getctag>${this.ctag}</cs:getctag>${this.syncToken ? `<d:sync-token>tok-${this.ctag}</d:sync-token>` : ''}`,
+              `${this.hasCtag ? `<cs:getctag>${this.ctag}</cs:getctag>` : ''}${this.syncToken ? `<d:sync-token>tok-${this.ctag}</d:sync-token>` : ''}`,
             ),
           ]);
         if (req.method === 'PROPFIND')
@@ -275,6 +278,21 @@ describe('CardDavGal refresh paths', () => {
     fake.delete('a.vcf');
     expect(await names(gal, 'ad')).toEqual(['Adam Beech']);
     expect(fake.log).toEqual(['PROPFIND 0', 'PROPFIND 1', 'REPORT 1 addressbook-multiget b.vcf']);
+  });
+
+  it('a server with neither sync-token nor ctag: listed at each refresh, never within refreshMs', async () => {
+    fake = new FakeBook(false, false);
+    fake.put('a.vcf', 'Ada Alder', 'ada@example.org');
+    const url = await fake.start();
+    const gal = new CardDavGal({ url, service: { user: 'dir', password: 'pw' }, refreshMs: 60_000 });
+    await names(gal, 'ada');
+    await names(gal, 'ada');
+    expect(fake.log).toEqual(['PROPFIND 0', 'PROPFIND 1', 'REPORT 1 addressbook-multiget a.vcf']);
+    const eager = new CardDavGal({ url, service: { user: 'dir', password: 'pw' }, refreshMs: 0 });
+    await names(eager, 'ada');
+    fake.log.length = 0;
+    expect(await names(eager, 'ada')).toEqual(['Ada Alder']);
+    expect(fake.log).toEqual(['PROPFIND 0', 'PROPFIND 1']);
   });
 
   it('a server that has a sync-token but refuses sync-collection: the ETag listing instead', async () => {
