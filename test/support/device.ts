@@ -234,7 +234,13 @@ export class Device {
    * temporary key. A pending wipe is acknowledged in the second phase instead (3.2.5.1.2).
    * Returns what the first answer asked for.
    */
-  async provision(): Promise<{ remoteWipe: boolean; accountOnlyRemoteWipe: boolean; policyKey: number }> {
+  async provision(): Promise<{
+    remoteWipe: boolean;
+    accountOnlyRemoteWipe: boolean;
+    policyKey: number;
+    /** The first answer: the policy (EASProvisionDoc) or the wipe request. */
+    first: EasReply;
+  }> {
     const info = this.profile.deviceInformationIn === 'Provision' ? this.deviceInformation() : '';
     const first = await this.send(
       'Provision',
@@ -257,7 +263,7 @@ export class Device {
       });
       if (done.status !== 200) throw new DeviceError(`wipe acknowledgement answered ${done.status}`);
       this.forget();
-      return { remoteWipe, accountOnlyRemoteWipe, policyKey: 0 };
+      return { remoteWipe, accountOnlyRemoteWipe, policyKey: 0, first };
     }
     const temp = Number(findText(first.doc, 'PolicyKey'));
     const second = await this.send(
@@ -268,7 +274,7 @@ export class Device {
     const key = Number(findText(second.doc, 'PolicyKey'));
     if (!Number.isInteger(key) || key === 0) throw new DeviceError('the acknowledgement gave no policy key');
     this.client.policyKey = key;
-    return { remoteWipe, accountOnlyRemoteWipe, policyKey: key };
+    return { remoteWipe, accountOnlyRemoteWipe, policyKey: key, first };
   }
 
   /** What a wiped phone keeps: nothing. */
