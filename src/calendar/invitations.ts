@@ -27,7 +27,7 @@ import type { Account, Backend } from '../backend/contract.js';
 import type { Attendee, CalendarItem } from '../backend/model.js';
 import { versionAtLeast, type ProtocolVersion } from '../commands/types.js';
 import { calendarToIcs } from '../convert/icalendar.js';
-import { decodeTimeZone } from '../convert/timezone.js';
+import { decodeTimeZone, timeZoneInformationZone } from '../convert/timezone.js';
 import { composeImip, type ItipMethod } from './imip.js';
 
 export interface InvitationContext {
@@ -225,6 +225,27 @@ async function sendAll(ctx: InvitationContext, messages: readonly Outgoing[], no
   }
 }
 
+/** A time as the organizer's calendar shows it: the wall clock of the event's zone, with its offset. */
+function localTime(item: CalendarItem, at: Date): string {
+  let offset = 0;
+  try {
+    if (item.TimeZone !== undefined)
+      offset = timeZoneInformationZone(decodeTimeZone(item.TimeZone)).offsetAt(at.getTime());
+  } catch {
+    offset = 0;
+  }
+  // offsetAt is in minutes east of UTC
+  const wall = new Date(at.getTime() + offset * 60_000);
+  const sign = offset < 0 ? '-' : '+';
+  const hhmm = (n: number): string => String(n).padStart(2, '0');
+  const zone = `UTC${sign}${hhmm(Math.floor(Math.abs(offset) / 60))}:${hhmm(Math.abs(offset) % 60)}`;
+  const day =
+    item.AllDayEvent === true
+      ? wall.toISOString().slice(0, 10)
+      : wall.toISOString().slice(0, 16).replace('T', ' ');
+  return item.AllDayEvent === true ? day : `${day} (${zone})`;
+}
+
 function subjectOf(m: Outgoing): string {
   const subject = m.item.Subject ?? '';
   if (m.method === 'CANCEL') return `Canceled: ${subject}`.trim();
@@ -235,8 +256,8 @@ function textOf(m: Outgoing): string {
   const lines: string[] = [];
   if (m.method === 'CANCEL') lines.push('This meeting has been canceled.');
   if (m.item.StartTime !== undefined) {
-    const end = m.item.EndTime === undefined ? '' : ` – ${m.item.EndTime.toUTCString()}`;
-    lines.push(`When: ${m.item.StartTime.toUTCString()}${end}`);
+    const end = m.item.EndTime === undefined ? '' : ` – ${localTime(m.item, m.item.EndTime)}`;
+    lines.push(`When: ${localTime(m.item, m.item.StartTime)}${end}`);
   }
   if (m.item.Location?.DisplayName !== undefined) lines.push(`Where: ${m.item.Location.DisplayName}`);
   const body = m.item.Body;

@@ -1,6 +1,7 @@
 // The invitation planner (src/calendar/invitations.ts) on its own: which iTIP messages a phone's
 // write gives, to whom, with which SEQUENCE; the messages themselves through a recording mail
 // transport (a unit test: the real SMTP path is test/e2e/calendar-invitations.test.ts).
+import PostalMime from 'postal-mime';
 import { describe, expect, it } from 'vitest';
 import type { Account, Backend } from '../../src/backend/contract.js';
 import type { CalendarItem } from '../../src/backend/model.js';
@@ -170,6 +171,14 @@ describe('the messages', () => {
     expect(cancel).toMatch(/^STATUS:CANCELLED\r?$/m);
     expect(cancel).toContain('mailto:cy@example.org');
     expect(cancel).not.toContain('ATTENDEE;CN=Bo');
+  });
+
+  it('the text part gives the time on the event zone’s clock', async () => {
+    sent.length = 0;
+    const berlin = timeZoneForTzid('Europe/Berlin', { year: 2030 })!;
+    await plan(undefined, { ...meeting, TimeZone: berlin }, now)!.send();
+    const text = (await PostalMime.parse(sent[0]!)).text;
+    expect(text).toContain('When: 2030-02-01 10:00 (UTC+01:00) – 2030-02-01 11:00 (UTC+01:00)');
   });
 
   it('a failed send is logged and does not throw (the meeting is stored already)', async () => {
