@@ -52,8 +52,16 @@ export class LdapGal {
   constructor(private readonly opts: LdapGalOptions) {}
 
   /** Searcher.directory: people `text` finds, in display-name order, at most `limit`. */
-  async directory(_account: unknown, text: string, limit: number, signal: AbortSignal): Promise<DirectoryEntry[]> {
-    const words = text.trim().split(/[\s,;]+/).filter((w) => w !== '');
+  async directory(
+    _account: unknown,
+    text: string,
+    limit: number,
+    signal: AbortSignal,
+  ): Promise<DirectoryEntry[]> {
+    const words = text
+      .trim()
+      .split(/[\s,;]+/)
+      .filter((w) => w !== '');
     if (words.length === 0 || limit <= 0) return [];
     signal.throwIfAborted();
     const client = new Client({
@@ -68,11 +76,7 @@ export class LdapGal {
       const { searchEntries } = await client.search(this.opts.baseDN, {
         scope: 'sub',
         filter: queryFilter(text.trim(), words),
-        attributes: [
-          ...Object.values(textAttributes).flat(),
-          ...photoAttributes,
-          ...certificateAttributes,
-        ],
+        attributes: [...Object.values(textAttributes).flat(), ...photoAttributes, ...certificateAttributes],
         explicitBufferAttributes: [...photoAttributes, ...certificateAttributes],
         // A few more than asked, so the display-name order is taken over a fuller set.
         sizeLimit: Math.min(limit * 2, 2000),
