@@ -24,10 +24,12 @@ import {
   type CollectionContext,
   type CollectionState,
 } from '../sync/collection.js';
+import type { Logger } from 'pino';
+import type { PushHub } from '../push/hub.js';
 import { waitForChange } from '../push/wait.js';
-import { loadDeviceFolders } from '../sync/device-folders.js';
+import { loadDeviceFolders, type DeviceFolders } from '../sync/device-folders.js';
 import type { EngineDeps } from './deps.js';
-import type { CommandHandler, CommandResult } from './types.js';
+import type { CommandHandler, CommandResult, ProtocolVersion } from './types.js';
 
 /** The request as remembered for empty and Partial Syncs: everything but keys and commands. */
 interface CachedRequest {
@@ -77,88 +79,155 @@ export function createSyncHandler(deps: EngineDeps): CommandHandler<Account> {
       return { body: buildSyncResponse({ Status: SyncStatus.IncompleteRequest }) };
 
     const device = await loadDeviceFolders(scope);
-    const trashFolderId = async (): Promise<string | undefined> => device.trashFolderId();
-
-    const watchedFolders: string[] = [];
-    const run = async (signal: AbortSignal): Promise<CollectionOutcome[]> => {
-      const outcomes: CollectionOutcome[] = [];
-      for (const req of collections) {
-        const windowSize =
-          Math.min(req.WindowSize ?? request.WindowSize ?? defaultWindowSize, maxWindowSize) ||
-          defaultWindowSize;
-        const resolved = device.resolve(req.CollectionId, ctx.protocolVersion);
-        if (resolved === undefined) {
-          // Unknown to this device's hierarchy: it must FolderSync (MS-ASCMD 2.2.3.177.17, 12).
-          outcomes.push(statusOnly(req, SyncStatus.FolderHierarchyChanged));
-          continue;
-        }
-        const { folderId, cls } = resolved;
-        if (!watchedFolders.includes(folderId)) watchedFolders.push(folderId);
-        const cx: CollectionContext = {
-          backend: deps.backend,
-          account: ctx.account,
-          protocolVersion: ctx.protocolVersion,
-          collectionId: req.CollectionId,
-          folderId,
-          trashFolderId,
-          invitations: invitationPlanner({
-            backend: deps.backend,
-            account: ctx.account,
-            protocolVersion: ctx.protocolVersion,
-            signal,
-            log: ctx.log,
-          }),
-          signal,
-        };
-        outcomes.push(
-          await scope.lock(req.CollectionId, () => syncCollection(scope, cx, req, cls, windowSize), {
-            signal,
-          }),
-        );
-        // The device changed something: wake the user's other devices at once (any node).
-        if (req.commands.length > 0) {
-          deps.push?.hub
-            .notify(ctx.account.user, { folderIds: [folderId] })
-            .catch((err: unknown) => ctx.log.warn({ err }, 'push notify failed'));
-        }
-      }
-      return outcomes;
+    const looks: CollectionLook[] = collections.map((req) => ({
+      req,
+      windowSize:
+        Math.min(req.WindowSize ?? request.WindowSize ?? defaultWindowSize, maxWindowSize) ||
+        defaultWindowSize,
+      resolved: device.resolve(req.CollectionId, ctx.protocolVersion),
+    }));
+    const target: SyncTarget = {
+      deps,
+      account: ctx.account,
+      deviceId: ctx.line.deviceId,
+      protocolVersion: ctx.protocolVersion,
+      trashFolderId: async () => device.trashFolderId(),
     };
+    const changed = (await syncCollections(target, looks, ctx.signal, ctx.log)).filter((o) => o.changed);
 
-    let changed = (await run(ctx.signal)).filter((o) => o.changed);
     // Sync with Wait (minutes) or HeartbeatInterval (seconds): held until something changes
     // (MS-ASCMD 2.2.3.194, 2.2.3.79.1), like a Ping.
     const waitSeconds = request.Wait !== undefined ? request.Wait * 60 : request.HeartbeatInterval;
     if (changed.length === 0 && waitSeconds !== undefined && deps.push !== undefined) {
-      const outcome = await waitForChange({
-        hub: deps.push.hub,
-        account: ctx.account,
-        deviceId: ctx.line.deviceId,
-        folderIds: watchedFolders,
-        timeoutMs: waitSeconds * 1000,
-        signal: ctx.signal,
-        onError: (err) => ctx.log.warn({ err }, 'sync wait check failed'),
-        check: async (_hint, signal) => {
-          const found = (await run(signal)).filter((o) => o.changed);
-          return found.length > 0 ? found : undefined;
-        },
-      });
-      if (outcome.kind === 'changed') changed = outcome.value;
+      // Returned, not awaited: this frame (the request, its body and decoded tree, the device's
+      // hierarchy) ends here rather than living as long as the Sync is held.
+      return holdSync(deps.push.hub, target, looks, waitSeconds, ctx.signal, ctx.log);
     }
+    return syncResponse(changed);
+  };
+}
 
-    // MS-ASCMD 2.2.1.21: when nothing changed anywhere, an empty response; the client keeps its keys.
-    if (changed.length === 0) return {};
-    return {
-      body: el(
-        'AirSync',
-        'Sync',
-        el(
-          'AirSync',
-          'Collections',
-          changed.map((o) => o.element),
-        ),
-      ),
+/** One collection of the request, resolved against the device's hierarchy. */
+interface CollectionLook {
+  req: SyncCollectionRequest;
+  windowSize: number;
+  /** Undefined when the collection is not in the device's hierarchy. */
+  resolved: ReturnType<DeviceFolders['resolve']>;
+}
+
+/** Who and what a Sync works for; what a held Sync keeps besides its collections. */
+interface SyncTarget {
+  deps: EngineDeps;
+  account: Account;
+  deviceId: string;
+  protocolVersion: ProtocolVersion;
+  trashFolderId: () => Promise<string | undefined>;
+}
+
+async function syncCollections(
+  t: SyncTarget,
+  looks: readonly CollectionLook[],
+  signal: AbortSignal,
+  log: Logger,
+): Promise<CollectionOutcome[]> {
+  const scope = t.deps.state.device(t.account.user, t.deviceId);
+  const outcomes: CollectionOutcome[] = [];
+  for (const { req, windowSize, resolved } of looks) {
+    if (resolved === undefined) {
+      // Unknown to this device's hierarchy: it must FolderSync (MS-ASCMD 2.2.3.177.17, 12).
+      outcomes.push(statusOnly(req, SyncStatus.FolderHierarchyChanged));
+      continue;
+    }
+    const { folderId, cls } = resolved;
+    const cx: CollectionContext = {
+      backend: t.deps.backend,
+      account: t.account,
+      protocolVersion: t.protocolVersion,
+      collectionId: req.CollectionId,
+      folderId,
+      trashFolderId: t.trashFolderId,
+      invitations: invitationPlanner({
+        backend: t.deps.backend,
+        account: t.account,
+        protocolVersion: t.protocolVersion,
+        signal,
+        log,
+      }),
+      signal,
     };
+    outcomes.push(
+      await scope.lock(req.CollectionId, () => syncCollection(scope, cx, req, cls, windowSize), { signal }),
+    );
+    // The device changed something: wake the user's other devices at once (any node).
+    if (req.commands.length > 0) {
+      t.deps.push?.hub
+        .notify(t.account.user, { folderIds: [folderId] })
+        .catch((err: unknown) => log.warn({ err }, 'push notify failed'));
+    }
+  }
+  return outcomes;
+}
+
+/**
+ * Holds a Sync that found nothing. It keeps what a look needs (thousands wait at once): each
+ * collection's request without its commands (a Sync that had commands answered at once) and
+ * Supported (only read with SyncKey 0, which answers at once too), the resolved folder, and the
+ * device's trash folder read again when needed instead of its whole hierarchy.
+ */
+async function holdSync(
+  hub: PushHub,
+  first: SyncTarget,
+  firstLooks: readonly CollectionLook[],
+  waitSeconds: number,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<CommandResult> {
+  const { deps, account, deviceId, protocolVersion } = first;
+  const target: SyncTarget = {
+    deps,
+    account,
+    deviceId,
+    protocolVersion,
+    trashFolderId: async () =>
+      (await loadDeviceFolders(deps.state.device(account.user, deviceId))).trashFolderId(),
+  };
+  const looks: CollectionLook[] = firstLooks.map(({ req, windowSize, resolved }) => {
+    const { commands: _c, Supported: _s, ...rest } = req;
+    return { req: { ...rest, commands: [] }, windowSize, resolved };
+  });
+  const folderIds: string[] = [];
+  for (const l of looks)
+    if (l.resolved !== undefined && !folderIds.includes(l.resolved.folderId))
+      folderIds.push(l.resolved.folderId);
+  const outcome = await waitForChange({
+    hub,
+    account,
+    deviceId,
+    folderIds,
+    timeoutMs: waitSeconds * 1000,
+    signal,
+    onError: (err) => log.warn({ err }, 'sync wait check failed'),
+    check: async (_hint, lookSignal) => {
+      const found = (await syncCollections(target, looks, lookSignal, log)).filter((o) => o.changed);
+      return found.length > 0 ? found : undefined;
+    },
+  });
+  return syncResponse(outcome.kind === 'changed' ? outcome.value : []);
+}
+
+function syncResponse(changed: CollectionOutcome[]): CommandResult {
+  // MS-ASCMD 2.2.1.21: when nothing changed anywhere, an empty response; the client keeps its keys.
+  if (changed.length === 0) return {};
+  return {
+    body: el(
+      'AirSync',
+      'Sync',
+      el(
+        'AirSync',
+        'Collections',
+        changed.map((o) => o.element),
+      ),
+    ),
   };
 }
 
