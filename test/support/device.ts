@@ -463,6 +463,22 @@ export class Device {
     return results;
   }
 
+  /**
+   * GetItemEstimate (MS-ASCMD 2.2.1.9) for a collection the phone has a key for, as Samsung
+   * Email and others ask between Syncs; the Estimate, or undefined with the Status otherwise.
+   */
+  async estimate(collectionId: string): Promise<{ status: string | undefined; estimate?: number }> {
+    const reply = await this.send(
+      'GetItemEstimate',
+      `<GetItemEstimate xmlns="GetItemEstimate:"><Collections><Collection><SyncKey xmlns="AirSync:">${this.collection(collectionId).key}</SyncKey><CollectionId>${collectionId}</CollectionId><Options xmlns="AirSync:"><FilterType>0</FilterType></Options></Collection></Collections></GetItemEstimate>`,
+    );
+    const estimate = findText(reply.doc, 'Estimate');
+    return {
+      status: findText(reply.doc, 'Status'),
+      estimate: estimate === undefined ? undefined : Number(estimate),
+    };
+  }
+
   /** The item the phone holds whose `field` (Subject, FileAs, UID …) has this value. */
   find(
     collectionId: string,

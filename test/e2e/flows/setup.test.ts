@@ -120,6 +120,13 @@ describe('account setup, as each client does it', () => {
       // The first Sync of mail comes in windows of the profile's size, each message once
       // (the device fails on a second Add of a ServerId).
       const inbox = device.folder(FolderType.Inbox);
+      expect((await device.sync(inbox)).status).toBe('1');
+      // Android clients ask how much there is before fetching it.
+      if (profile.deviceInformationIn === 'Settings') {
+        const { status, estimate } = await device.estimate(inbox);
+        expect(status).toBe('1');
+        expect(estimate).toBeGreaterThanOrEqual(mailCount);
+      }
       const windows = await device.syncAll(inbox);
       expect(windows.length).toBeGreaterThanOrEqual(Math.ceil(mailCount / profile.windowSize));
       for (const w of windows) expect(w.adds.length).toBeLessThanOrEqual(profile.windowSize);
