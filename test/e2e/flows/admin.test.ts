@@ -54,7 +54,8 @@ async function setUp(device: Device): Promise<string> {
   return inbox;
 }
 
-describe('admin actions reach the phones', () => {
+// Generous: the whole suite shares two cores; each step waits for a condition, never a fixed time.
+describe('admin actions reach the phones', { timeout: 90_000 }, () => {
   it('a changed policy makes each device provision again (449 for 12.1, 143 from 14.0), then it goes on with its keys', async () => {
     const devices = [
       phone(profiles.iPhone, 'POLI'),

@@ -56,7 +56,8 @@ function locationOf(data: WbxmlElement | undefined): string | undefined {
   return typeof location?.value === 'string' ? location.value : findText(location, 'DisplayName');
 }
 
-describe('a day with the phone', () => {
+// Generous: the whole suite shares two cores; each step waits for a condition, never a fixed time.
+describe('a day with the phone', { timeout: 90_000 }, () => {
   it('Ping loop: each message another client APPENDs wakes the held Ping, and the next Sync brings it once', async () => {
     const sent = phone.folder(FolderType.Sent);
     await phone.syncAll(sent);

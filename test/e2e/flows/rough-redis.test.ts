@@ -49,7 +49,8 @@ function redisOn(redisDir: string, port: number): Promise<Daemon> {
   ).then(() => daemon);
 }
 
-describe('Redis restarted under two nodes', () => {
+// Generous: the whole suite shares two cores; each step waits for a condition, never a fixed time.
+describe('Redis restarted under two nodes', { timeout: 90_000 }, () => {
   it('Redis restarted under two nodes: Pings held on one node are woken by changes made through the other, before and after', async () => {
     const redisDir = scratch.path('redis');
     await mkdir(redisDir, { recursive: true });

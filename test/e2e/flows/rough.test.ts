@@ -23,7 +23,8 @@ beforeAll(async () => {
   server = await scratch.start(stackEnv(stack, scratch.path('easd')));
 });
 
-describe('rough networks', () => {
+// Generous: the whole suite shares two cores; each step waits for a condition, never a fixed time.
+describe('rough networks', { timeout: 90_000 }, () => {
   it('a lost Sync answer, repeated with the same SyncKey, gets the same answer: no item twice, no Add applied twice', async () => {
     const mailbox = `Lost ${run}`;
     const { phone, box } = await world.setUp('LOST', mailbox);

@@ -156,6 +156,6 @@ describe('account setup, as each client does it', () => {
       expect(shown.stdout).toContain(profile.deviceType);
       expect(shown.stdout).toContain(profile.model);
     },
-    60_000,
+    90_000,
   );
 });
