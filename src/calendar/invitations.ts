@@ -124,11 +124,26 @@ function zoneRules(item: CalendarItem): string | null {
   }
 }
 
-/** Whether the meeting is over: a single event that ended, or a series whose last day passed. */
+/** Whether the meeting is over: a single event that ended, or a series whose last occurrence did. */
 function ended(item: CalendarItem, now: Date): boolean {
   const r = item.Recurrence;
-  if (r !== undefined) return r.Until !== undefined && r.Until.getTime() < now.getTime();
-  return item.EndTime !== undefined && item.EndTime.getTime() < now.getTime();
+  if (r === undefined) return item.EndTime !== undefined && item.EndTime.getTime() < now.getTime();
+  if (r.Until !== undefined) return r.Until.getTime() < now.getTime();
+  if (r.Occurrences === undefined || item.StartTime === undefined) return false;
+  // a counted series: walk it (RFC 5545 COUNT) to its last start
+  try {
+    const cal = new ICAL.Component(ICAL.parse(calendarToIcs(item, { now })) as unknown[]);
+    const master = cal.getFirstSubcomponent('vevent');
+    if (master === null) return false;
+    const it = new ICAL.Event(master).iterator();
+    let last: ICAL.Time | undefined;
+    for (let next = it.next(), n = 0; next !== null && next !== undefined && n < 1000; next = it.next(), n++)
+      last = next;
+    const duration = (item.EndTime?.getTime() ?? item.StartTime.getTime()) - item.StartTime.getTime();
+    return last !== undefined && last.toJSDate().getTime() + duration < now.getTime();
+  } catch {
+    return false;
+  }
 }
 
 function plan(

@@ -141,6 +141,11 @@ describe('what a write sends', () => {
     // a series runs until its Until
     const series = { ...stored, Recurrence: { Type: 0 as const, Until: d('2030-06-01T00:00:00Z') } };
     expect(plan(series, undefined, d('2030-03-01T00:00:00Z'))).toBeDefined();
+    // a counted series runs to its last occurrence: weekly on Fridays from 1 February, 5 times → 1 March
+    const counted = { ...stored, Recurrence: { Type: 1 as const, DayOfWeek: 32, Occurrences: 5 } };
+    expect(plan(counted, undefined, d('2030-02-20T00:00:00Z'))).toBeDefined();
+    expect(plan(counted, undefined, d('2030-03-01T09:30:00Z'))).toBeDefined();
+    expect(plan(counted, undefined, d('2030-03-01T10:30:00Z'))).toBeUndefined();
   });
 });
 
