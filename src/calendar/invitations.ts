@@ -170,23 +170,24 @@ function plan(
   } else if (before !== undefined && after !== undefined) {
     if (!organizedByUser(ctx, before) || !organizedByUser(ctx, after)) return undefined;
     const was = guests(ctx, before);
-    const now_ = guests(ctx, after);
-    const keys = new Set(now_.map((a) => a.Email.toLowerCase()));
+    const staying = guests(ctx, after);
+    const keys = new Set(staying.map((a) => a.Email.toLowerCase()));
     const removed = was.filter((a) => !keys.has(a.Email.toLowerCase()));
     const wasKeys = new Set(was.map((a) => a.Email.toLowerCase()));
-    const added = now_.filter((a) => !wasKeys.has(a.Email.toLowerCase()));
+    const added = staying.filter((a) => !wasKeys.has(a.Email.toLowerCase()));
     const sequence = (before.Sequence ?? after.Sequence ?? 0) + 1;
     if (cancelled(after.MeetingStatus)) {
-      if (cancelled(before.MeetingStatus) || was.length + now_.length === 0) return undefined;
+      if (cancelled(before.MeetingStatus) || was.length + staying.length === 0) return undefined;
       item = asOrganizer(ctx, after, sequence);
-      const everyone = [...now_, ...removed];
+      const everyone = [...staying, ...removed];
       messages.push({ method: 'CANCEL', to: everyone, item });
     } else {
       const changed = visible(before) !== visible(after);
       if (!changed && added.length === 0 && removed.length === 0) return undefined;
-      item = asOrganizer(ctx, after, sequence);
+      // without guests left it is an appointment again: only the SEQUENCE moves on
+      item = staying.length > 0 ? asOrganizer(ctx, after, sequence) : { ...after, Sequence: sequence };
       // an unchanged meeting with new guests: only they need the invitation
-      const to = changed || removed.length > 0 ? now_ : added;
+      const to = changed || removed.length > 0 ? staying : added;
       if (to.length > 0) messages.push({ method: 'REQUEST', to, item });
       if (removed.length > 0) messages.push({ method: 'CANCEL', to: removed, item });
     }
@@ -297,6 +298,8 @@ export function itipIcs(
   // a CANCEL names exactly the attendees it cancels, removed ones included (RFC 5546 3.2.5)
   const item: CalendarItem = {
     ...m.item,
+    // RFC 5546 3.2.2/3.2.5: every REQUEST and CANCEL names its organizer, the user here
+    OrganizerEmail: m.item.OrganizerEmail ?? ctx.account.email,
     DtStamp: now,
     ...(m.method === 'CANCEL' && { Attendees: [...m.to] }),
   };

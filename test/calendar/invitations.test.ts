@@ -99,6 +99,12 @@ describe('what a write sends', () => {
     expect(to(more)).toEqual([['REQUEST', 'di@example.org']]);
   });
 
+  it('Change dropping every guest: CANCEL to them, and the item is no longer made a meeting', () => {
+    const p = plan(stored, { ...stored, Attendees: [], MeetingStatus: 0 }, now);
+    expect(to(p)).toEqual([['CANCEL', 'bo@example.org', 'cy@example.org']]);
+    expect(p?.item).toMatchObject({ MeetingStatus: 0, Sequence: 1, Attendees: [] });
+  });
+
   it('Change dropping a guest: CANCEL to that guest, REQUEST to the others', () => {
     const p = plan(stored, { ...stored, Attendees: [stored.Attendees![0]!] }, now);
     expect(to(p)).toEqual([
