@@ -67,6 +67,11 @@ interface Current {
 }
 
 const FOLDER_CACHE_MS = 30_000;
+/** How long after a NOOP or SELECT a read of listed ids skips its own NOOP. */
+const RECENT_SYNC_MS = 2_000;
+const hasSource = (m: FetchMessageObject): boolean => m.source !== undefined && m.source.byteLength > 0;
+/** When each connection last synced its selected mailbox (NOOP or SELECT). */
+const synced = new WeakMap<ImapFlow, { path: string; at: number }>();
 const BATCH = 500;
 
 /** `${UIDVALIDITY}.${UID}`: a new UIDVALIDITY makes every old id unknown (deletes + adds). */
@@ -264,14 +269,15 @@ export class ImapBackend implements Backend {
 
   /**
    * Runs `fn` with the folder's mailbox selected. `fresh` re-selects even when the connection has
-   * it selected already (for an up-to-date HIGHESTMODSEQ).
+   * it selected already (for an up-to-date HIGHESTMODSEQ); `recent` skips the NOOP when the
+   * connection synced the mailbox a moment ago (reads of ids just listed).
    */
   private async withMailbox<T>(
     account: Account,
     folderId: string,
     signal: AbortSignal,
     fn: (client: ImapFlow, mb: MailboxObject, box: MailboxInfo, entry: UserEntry) => Promise<T>,
-    opts: { fresh?: boolean; what: string; retry?: boolean },
+    opts: { fresh?: boolean; recent?: boolean; what: string; retry?: boolean },
   ): Promise<T> {
     const entry = this.entryOf(account);
     const box = await this.resolve(entry, folderId, signal);
@@ -281,7 +287,7 @@ export class ImapBackend implements Backend {
       signal,
       box.path,
       async (client) => {
-        const mb = await this.select(entry, client, box, opts.fresh === true);
+        const mb = await this.select(entry, client, box, opts.fresh === true, opts.recent === true);
         signal.throwIfAborted();
         return fn(client, mb, box, entry);
       },
@@ -295,16 +301,26 @@ export class ImapBackend implements Backend {
     client: ImapFlow,
     box: MailboxInfo,
     fresh: boolean,
+    recent = false,
   ): Promise<MailboxObject> {
     const current = client.mailbox;
     if (!fresh && current !== false && current.path === box.path) {
+      const last = synced.get(client);
+      // the listing of this Sync window synced it a moment ago: reading what it listed needs no
+      // second NOOP (getItems checks what went missing); one round trip less per window
+      if (recent && last?.path === box.path && Date.now() - last.at < RECENT_SYNC_MS) return current;
       // NOOP is the sync point: mail other clients added since the last command becomes visible
       // (a FETCH or SEARCH alone need not show it, RFC 3501 7.4.1)
       await client.noop();
-      if (client.mailbox !== false && client.mailbox.path === box.path) return client.mailbox;
+      if (client.mailbox !== false && client.mailbox.path === box.path) {
+        synced.set(client, { path: box.path, at: Date.now() });
+        return client.mailbox;
+      }
     }
     try {
-      return await client.mailboxOpen(box.path);
+      const mb = await client.mailboxOpen(box.path);
+      synced.set(client, { path: box.path, at: Date.now() });
+      return mb;
     } catch (e) {
       if ((e as { mailboxMissing?: unknown }).mailboxMissing === true) {
         entry.boxesAt = 0;
@@ -579,6 +595,7 @@ export class ImapBackend implements Backend {
     opts: ReadOptions,
     signal: AbortSignal,
   ): Promise<ItemRecord[]> {
+    const started = Date.now();
     return this.withMailbox(
       account,
       folderId,
@@ -590,12 +607,40 @@ export class ImapBackend implements Backend {
         });
         const modseq = this.usesModseq(client, mb);
         const out: ItemRecord[] = [];
+        const query = {
+          uid: true,
+          flags: true,
+          internalDate: true,
+          bodyStructure: true,
+          source: true,
+        } as const;
+        const syncNow = async (): Promise<void> => {
+          await client.noop();
+          synced.set(client, { path: box.path, at: Date.now() });
+        };
+        const fetch = async (set: readonly number[]): Promise<FetchMessageObject[]> => {
+          const got = await client.fetchAll(uidSet(set), query, { uid: true }).catch(async () => {
+            // a message expunged by another client since this connection's last sync
+            // (EXPUNGEISSUED): sync, then ask again
+            await syncNow();
+            return client.fetchAll(uidSet(set), query, { uid: true });
+          });
+          // Dovecot answers for a message expunged since this connection's last sync with an empty
+          // body (no message is empty: it has a header at least)
+          const whole = got.filter(hasSource);
+          const have = new Set(whole.map((m) => m.uid));
+          const missing = set.filter((u) => !have.has(u));
+          // only when the NOOP was skipped: otherwise they are simply gone
+          if (missing.length === 0 || (synced.get(client)?.at ?? 0) >= started) return whole;
+          // added or expunged since this connection last synced: NOOP shows it as it is
+          await syncNow();
+          return [
+            ...whole,
+            ...(await client.fetchAll(uidSet(missing), query, { uid: true })).filter(hasSource),
+          ];
+        };
         for (let i = 0; i < uids.length; i += BATCH) {
-          const msgs = await client.fetchAll(
-            uidSet(uids.slice(i, i + BATCH)),
-            { uid: true, flags: true, internalDate: true, bodyStructure: true, source: true },
-            { uid: true },
-          );
+          const msgs = await fetch(uids.slice(i, i + BATCH));
           for (const msg of msgs) {
             signal.throwIfAborted();
             const id = itemId(mb.uidValidity, msg.uid);
@@ -615,7 +660,7 @@ export class ImapBackend implements Backend {
         }
         return out;
       },
-      { what: 'FETCH', retry: true },
+      { what: 'FETCH', retry: true, recent: true },
     );
   }
 

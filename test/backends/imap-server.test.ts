@@ -808,4 +808,50 @@ describe('servers that differ from the stack Dovecot', () => {
       await proxy.close();
     }
   });
+
+  it('a Sync window costs one NOOP: reading what was just listed skips its own, yet sees mail and expunges of the moment', async () => {
+    const proxy = new ImapProxy(stack.imap);
+    const b = await openImapBackend({ url: await proxyUrl(proxy), domain: 'easd.test', poolSize: 1 });
+    try {
+      const acc = (await b.authenticate(carol.user, carol.password, signal))!;
+      const name = `Window ${run}`;
+      await withClient((c) => c.mailboxCreate(name));
+      for (const n of [1, 2]) await appendMessage(stack.imap, carol, name, msg(`window ${n} ${run}`));
+      const folder = (await b.listFolders(acc, signal)).find((f) => f.displayName === name)!;
+      await b.listStamps(acc, folder.id, {}, signal); // selects it
+      proxy.take();
+      const stamps = await b.listStamps(acc, folder.id, {}, signal);
+      const read = await b.getItems(
+        acc,
+        folder.id,
+        stamps.map((s) => s.id),
+        { bodyPreferences: plain },
+        signal,
+      );
+      expect(read).toHaveLength(2);
+      expect(Object.fromEntries(proxy.take().commands)).toEqual({ NOOP: 1, 'UID FETCH': 2 });
+
+      // another client adds one and expunges one right after the listing: the read still answers
+      // for both (the new one found, the expunged one simply absent), never an error
+      const listed = await b.listStamps(acc, folder.id, {}, signal);
+      const added = await appendMessage(stack.imap, carol, name, msg(`window 3 ${run}`));
+      await withClient(async (c) => {
+        const lock = await c.getMailboxLock(name);
+        try {
+          await c.messageDelete({ subject: `window 1 ${run}` });
+        } finally {
+          lock.release();
+        }
+      });
+      const ids = [...listed.map((s) => s.id), `${added.uidValidity}.${added.uid}`];
+      const fresh = await b.getItems(acc, folder.id, ids, { bodyPreferences: plain }, signal);
+      expect(fresh.map((r) => (r.item as EmailItem).Subject).sort()).toEqual([
+        `window 2 ${run}`,
+        `window 3 ${run}`,
+      ]);
+    } finally {
+      await b.close();
+      await proxy.close();
+    }
+  });
 });
