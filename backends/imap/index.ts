@@ -27,6 +27,11 @@
 // UID, MODSEQ and INTERNALDATE (never bodies), newest first by INTERNALDATE; FilterType is a UID
 // SEARCH SINCE (YOUNGER with WITHIN). The change feed is FETCH CHANGEDSINCE … VANISHED (QRESYNC,
 // RFC 7162 3.2.6); without QRESYNC, or after a UIDVALIDITY change, it says 'cursor-expired'.
+// Reading the ids a window just listed skips a second NOOP (3 commands per window in all, see
+// docs/benchmarks.md); what another client added or expunged in between is caught by a NOOP then.
+//
+// A partly refused submission (some RCPT TO refused) counts as sent; the user gets an RFC 3464
+// non-delivery report in the Inbox (src/convert/mime-report.ts).
 //
 // Flags ↔ Read, Flag, Categories: see flags.ts. Attachments' FileReferences name the folder,
 // message and body part, so getAttachment streams one part with BINARY.PEEK windows (RFC 3516).
