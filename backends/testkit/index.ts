@@ -670,25 +670,41 @@ export function describeBackendConformance(
           new Promise((resolve, reject) => {
             const ac = new AbortController();
             const hints: ChangeHint[] = [];
+            // hints may be spurious (a watcher may hint once when it is ready): only one that comes
+            // once the act began counts, and the caller gets it after the act finished
+            let acting = false;
+            let acted = false;
+            let hinted = false;
             const timer = setTimeout(() => {
               ac.abort();
               reject(new Error('no change hint arrived'));
             }, watchTimeout);
+            const finish = (): void => {
+              if (!acted || !hinted) return;
+              clearTimeout(timer);
+              resolve({ hints, done, stop: () => ac.abort() });
+            };
             const done = backend.watch!(
               a,
               [folderId],
               (hint) => {
                 hints.push(hint);
-                if (hint.folderId === undefined || hint.folderId === folderId) {
-                  clearTimeout(timer);
-                  resolve({ hints, done, stop: () => ac.abort() });
+                if (acting && (hint.folderId === undefined || hint.folderId === folderId)) {
+                  hinted = true;
+                  finish();
                 }
               },
               ac.signal,
             );
             done.catch(reject);
             // give the store a moment to set the subscription up before acting
-            setTimeout(() => void act().catch(reject), 50);
+            setTimeout(() => {
+              acting = true;
+              act().then(() => {
+                acted = true;
+                finish();
+              }, reject);
+            }, 50);
           });
 
         it('hints at a change in a watched folder, and ends when aborted', async () => {
