@@ -4,6 +4,7 @@
 // has nothing old to report, and holds Pings (in-process or over a socket).
 import { request } from 'node:http';
 import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import { openImapBackend, type ImapBackend } from '../../backends/imap/index.js';
 import type { ImapBackendOptions } from '../../backends/imap/options.js';
 import type { Account, Backend } from '../../src/backend/contract.js';
@@ -118,12 +119,15 @@ export interface PushEasdOptions {
   /** Keeps this easd's state keys and push channels apart from other tests'. */
   namespace: string;
   webhook?: { secret: string; onEvent?: (event: WebhookEvent) => void };
+  /** Request and push warnings (a failed look, a lost watch connection); none by default. */
+  logger?: Logger;
 }
 
 /** easd on the IMAP backend, state and push on Redis, as app.ts composes it (not listening). */
 export async function startPushEasd(opts: PushEasdOptions): Promise<PushEasd> {
   const backend = await openImapBackend({
     ...opts.backend,
+    ...(opts.logger !== undefined && { logger: opts.logger }),
     url: `imap://${opts.imap.host}:${opts.imap.port}?starttls=never`,
     domain: 'easd.test',
   });
@@ -137,7 +141,14 @@ export async function startPushEasd(opts: PushEasdOptions): Promise<PushEasd> {
   const bus = opts.stateUrl.startsWith('redis')
     ? await redisBus(opts.stateUrl, `easd-${opts.namespace}`)
     : localBus();
-  const hub = new PushHub({ backend: served, bus, coalesceMs: 5, pollMs: 600_000 });
+  const log = opts.logger;
+  const hub = new PushHub({
+    backend: served,
+    bus,
+    coalesceMs: 5,
+    pollMs: 600_000,
+    ...(log !== undefined && { onError: (err: unknown) => log.warn({ err }, 'push') }),
+  });
   const deps: EngineDeps = {
     backend: served,
     state,
@@ -146,7 +157,7 @@ export async function startPushEasd(opts: PushEasdOptions): Promise<PushEasd> {
   };
   const hook = opts.webhook;
   const app = await buildServer<Account>({
-    logger: false,
+    logger: opts.logger ?? false,
     authenticate: (u, p, s) => served.authenticate(u, p, s),
     handlers: createHandlers(deps),
     gate: createEngineGate(deps),
