@@ -41,9 +41,9 @@ afterAll(async () => {
   await engine?.close();
 });
 
-const post = (body: string, authorization?: string) =>
+const post = (body: string, authorization?: string, method: 'POST' | 'PUT' = 'POST') =>
   app.inject({
-    method: 'POST',
+    method,
     url: '/easd/push',
     headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
     payload: body,
@@ -103,6 +103,22 @@ describe('push webhook', () => {
     const woken = await held;
     expect(findText(woken.doc, 'Status')).toBe('2');
     expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it("accepts PUT, which Dovecot's OX driver sends, with its full body", async () => {
+    const body = JSON.stringify({
+      user: 'alice',
+      event: 'messageNew',
+      folder: 'INBOX',
+      'imap-uidvalidity': 1795332601,
+      'imap-uid': 3,
+      from: 'Bob <bob@example.com>',
+      subject: 'Hi',
+      snippet: 'hello',
+      unseen: 1,
+    });
+    expect((await post(body, basic('dovecot', secret), 'PUT')).statusCode).toBe(204);
+    expect((await post(body, basic('dovecot', 'wrong-secret-wrong-secret'), 'PUT')).statusCode).toBe(401);
   });
 
   it.each([
