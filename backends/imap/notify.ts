@@ -20,12 +20,16 @@ export interface NotifyHandlers {
   status(path: string, status: NotifiedStatus): void;
   /** MailboxName: a mailbox was created, deleted or renamed (RFC 5465 section 5). */
   mailboxName(path: string): void;
+  /** `[NOTIFICATIONOVERFLOW]` (RFC 5465): the server stopped notifying this connection. */
+  overflow(): void;
 }
 
 type UntaggedHandler = ((u: Untagged) => Promise<void>) | null | undefined;
 
 interface UntaggedTable {
   untaggedHandlers: Record<string, UntaggedHandler>;
+  /** Response codes (`* OK [CODE] …`) → handler. */
+  sectionHandlers: Record<string, ((section: unknown) => Promise<void>) | null | undefined>;
 }
 
 const atom = (value: string): Attr => ({ type: 'ATOM', value });
@@ -56,8 +60,8 @@ export async function notifySet(
   client: ImapFlow,
   handlers: NotifyHandlers,
 ): Promise<(() => void) | undefined> {
-  const table = (client as unknown as UntaggedTable).untaggedHandlers;
-  const before = { STATUS: table['STATUS'], LIST: table['LIST'] };
+  const { untaggedHandlers: table, sectionHandlers: codes } = client as unknown as UntaggedTable;
+  const before = { STATUS: table['STATUS'], LIST: table['LIST'], OVERFLOW: codes['NOTIFICATIONOVERFLOW'] };
   const status = async (u: Untagged): Promise<void> => {
     const path = mailboxOf(client, u.attributes?.[0]);
     const list = u.attributes?.[1];
@@ -68,11 +72,14 @@ export async function notifySet(
     const path = mailboxOf(client, u.attributes?.[2]);
     if (path !== undefined) handlers.mailboxName(path);
   };
+  const overflow = async (): Promise<void> => handlers.overflow();
   table['STATUS'] = status;
   table['LIST'] = mailboxName;
+  codes['NOTIFICATIONOVERFLOW'] = overflow;
   const restore = (): void => {
     if (table['STATUS'] === status) table['STATUS'] = before.STATUS;
     if (table['LIST'] === mailboxName) table['LIST'] = before.LIST;
+    if (codes['NOTIFICATIONOVERFLOW'] === overflow) codes['NOTIFICATIONOVERFLOW'] = before.OVERFLOW;
   };
   try {
     const r = await exec(client, 'NOTIFY', NOTIFY_SET);

@@ -227,6 +227,12 @@ export class UserWatcher {
             this.listChanged = true;
             this.poke();
           },
+          // the server no longer reports anything: a new connection starts over (baseline, a
+          // look at everything, NOTIFY again)
+          overflow: () => {
+            this.deps.logger?.warn({}, 'imap: NOTIFY overflow, reconnecting the watch');
+            client.close();
+          },
         });
         if (unnotify === undefined) this.deps.logger?.info?.({}, 'imap: NOTIFY refused, watching with IDLE');
       }
@@ -261,7 +267,11 @@ export class UserWatcher {
         if (!idleEnded) await client.noop();
         await idling;
         if (unnotify === undefined) await this.poll(client, inboxPath);
-        else if (this.listChanged) await this.poll(client, inboxPath, false);
+        else if (this.listChanged) {
+          await this.poll(client, inboxPath, false);
+          // a NOTIFY STATUS arriving during that LIST was taken as part of its answer: look once
+          for (const sub of this.subs) sub.onChange({});
+        }
         // an IDLE the server keeps ending at once must not turn into a busy loop
         else if (idleEnded && Date.now() - started < 1000) await sleep(1000, this.stopController.signal);
       }
