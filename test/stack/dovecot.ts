@@ -4,6 +4,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import {
   HOST,
@@ -300,4 +301,23 @@ export async function enablePushNotification(
     '/private/vendor/vendor.dovecot/http-notify',
     `user=${user}`,
   ]);
+}
+
+/** The Lua push driver shipped for easd (docs/dovecot/easd-push.lua). */
+export const EASD_PUSH_LUA = fileURLToPath(new URL('../../docs/dovecot/easd-push.lua', import.meta.url));
+
+/**
+ * Dovecot's push_notification plugin with the Lua driver running docs/dovecot/easd-push.lua, for
+ * an instance's `extraConfig`: every APPEND, delivery, expunge and flag change is PUT to `url`.
+ */
+export function pushNotificationLuaConfig(url: string, secret: string): string {
+  return `
+# push_notification (Lua driver), see docs/push.md
+mail_plugins = $mail_plugins mail_lua notify push_notification push_notification_lua
+plugin {
+  push_notification_driver = lua:file=${EASD_PUSH_LUA}
+  easd_push_url = ${url}
+  easd_push_secret = ${secret}
+}
+`;
 }
