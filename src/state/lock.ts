@@ -2,6 +2,8 @@
 // In-process a FIFO queue per key always applies; a LockBackend (Redis SET NX PX, or a row in the
 // SQLite file) additionally keeps other processes out: other easd nodes, and the admin CLI that
 // edits device records while the server runs.
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 
 export interface LockBackend {
   /** Takes the lock if free or expired; true when taken. */
@@ -164,8 +166,32 @@ export class Locks {
   }
 }
 
+// Tokens name their holder (host, pid, and this process's instance), so that a lock left behind
+// by a killed process can be recognised as such on the same machine (see holderIsGone).
+const instance = randomUUID().slice(0, 8);
+
 function randomToken(): string {
-  return globalThis.crypto.randomUUID();
+  return `${hostname()}/${process.pid}/${instance}/${randomUUID()}`;
+}
+
+/**
+ * True when the token's holder is certainly dead: a process of this host that no longer exists,
+ * or an earlier process with this process's own pid (a restarted container's pid 1). Any doubt
+ * (another host, an unreadable token, a pid now used by an unrelated process) answers false, and
+ * the lock is left to expire.
+ */
+export function holderIsGone(token: string): boolean {
+  const [host, pidText, inst] = token.split('/');
+  const pid = Number(pidText);
+  if (host !== hostname() || !Number.isSafeInteger(pid) || pid <= 0 || inst === undefined) return false;
+  if (pid === process.pid) return inst !== instance;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    // EPERM: the pid exists (another user's process), so it may be alive.
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {

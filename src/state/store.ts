@@ -11,7 +11,7 @@ import KeyvSqlite from '@keyv/sqlite';
 import Keyv from 'keyv';
 import { decodeValue, encodeValue } from './codec.js';
 import { stateKeys } from './keys.js';
-import { type LockBackend, type LockOptions, Locks } from './lock.js';
+import { holderIsGone, type LockBackend, type LockOptions, Locks } from './lock.js';
 
 export { StateKeyError } from './keys.js';
 export { LockLostError, LockTimeoutError, type LockOptions } from './lock.js';
@@ -162,7 +162,23 @@ async function openSqlite(file: string, namespace: string): Promise<StateStore> 
         now + ttlMs,
         now,
       )) as unknown[];
-      return rows.length === 1;
+      if (rows.length === 1) return true;
+      // A SQLite file is only shared by processes of one machine, so a holder that was killed
+      // (SIGKILL, OOM, power cut of a container) can be recognised and its lock taken at once
+      // instead of stalling that device's requests until the lock expires.
+      const held = (await adapter.query('SELECT token FROM easd_locks WHERE key = ?', key)) as Array<{
+        token: string;
+      }>;
+      const holder = held[0]?.token;
+      if (holder === undefined || !holderIsGone(holder)) return false;
+      const taken = (await adapter.query(
+        'UPDATE easd_locks SET token = ?, expires = ? WHERE key = ? AND token = ? RETURNING key',
+        token,
+        now + ttlMs,
+        key,
+        holder,
+      )) as unknown[];
+      return taken.length === 1;
     },
     async renew(key, token, ttlMs) {
       const rows = (await adapter.query(

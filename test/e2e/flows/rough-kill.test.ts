@@ -38,8 +38,8 @@ describe('the server killed', () => {
           await server.kill();
           await inFlight;
           await server.restart();
-          // The killed process still holds the device's state lock in SQLite: the repeated
-          // request waits until it expires (src/state/lock.ts defaultLockTtlMs, 30 s).
+          // The killed process left the device's state lock in SQLite; the restarted server
+          // sees its holder is gone and takes it at once (src/state/lock.ts holderIsGone).
         }
         const r = await phone.sync(box, { windowSize: 50 });
         expect(r.status).toBe('1');
