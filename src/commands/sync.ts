@@ -27,6 +27,7 @@ import {
 import type { Logger } from 'pino';
 import type { PushHub } from '../push/hub.js';
 import { waitForChange } from '../push/wait.js';
+import { AddJournal, addsOf } from '../sync/add-journal.js';
 import { loadDeviceFolders, type DeviceFolders } from '../sync/device-folders.js';
 import type { EngineDeps } from './deps.js';
 import type { CommandHandler, CommandResult, ProtocolVersion } from './types.js';
@@ -283,12 +284,15 @@ async function syncCollection(
   if (state.class !== cls) return statusOnly(req, SyncStatus.FolderHierarchyChanged);
   if (filterType !== undefined) state.filterType = filterType;
 
-  const responses = await applyClientCommands(
-    cx,
-    req,
-    state,
-    req.commands,
-    loaded.replay ? loaded.next?.state.clientIds : undefined,
+  const journal = new AddJournal(scope, req.CollectionId, req.SyncKey);
+  const hasAdds = req.commands.some((c) => c.kind === 'Add');
+  const alreadyAdded = loaded.replay
+    ? addsOf(loaded.next?.state)
+    : hasAdds
+      ? await journal.read()
+      : undefined;
+  const responses = await applyClientCommands(cx, req, state, req.commands, alreadyAdded, (id, stamp) =>
+    journal.add(id, stamp),
   );
   let commands: Awaited<ReturnType<typeof collectServerChanges>> = { commands: [], moreAvailable: false };
   if (req.GetChanges) commands = await collectServerChanges(cx, req, state, windowSize);
@@ -322,6 +326,7 @@ async function syncCollection(
     MoreAvailable: commands.moreAvailable,
   });
   await states.commit(req.CollectionId, newKey, state, { fromKey: req.SyncKey, response: element });
+  await journal.clear();
   return { element, changed: true };
 }
 

@@ -2,7 +2,7 @@
 // the server's changes in windows. The state kept per collection is the map of what the device
 // holds (item id → version); the generic differ derives everything to send from it.
 import type { WbxmlElement } from '../../wbxml/tree.js';
-import type { Account, Backend } from '../backend/contract.js';
+import type { Account, Backend, ItemStamp } from '../backend/contract.js';
 import type { InvitationPlanner } from '../calendar/invitations.js';
 import { isBackendError } from '../backend/errors.js';
 import { httpErrorFor, statusFor } from '../backend/status.js';
@@ -178,7 +178,8 @@ export async function applyClientCommands(
   req: SyncCollectionRequest,
   state: CollectionState,
   commands: readonly ClientCommand[],
-  alreadyAdded: ReadonlyMap<string, string> | undefined,
+  alreadyAdded: ReadonlyMap<string, ItemStamp> | undefined,
+  journal?: (clientId: string, stamp: ItemStamp) => Promise<void>,
 ): Promise<CommandResponse[]> {
   const responses: CommandResponse[] = [];
   const cls = state.class;
@@ -192,11 +193,14 @@ export async function applyClientCommands(
     if (c.kind === 'Add') {
       const prior = alreadyAdded?.get(c.ClientId);
       if (prior !== undefined) {
-        state.clientIds.set(c.ClientId, prior);
+        // Added by an earlier try of this request: answer it again, and keep it out of the
+        // server's Adds (the phone has it under its ClientId).
+        state.known.set(prior.id, prior.version);
+        state.clientIds.set(c.ClientId, prior.id);
         responses.push({
           kind: 'Add',
           ClientId: c.ClientId,
-          ServerId: serverIdOf(cx.collectionId, prior),
+          ServerId: serverIdOf(cx.collectionId, prior.id),
           Status: SyncStatus.Success,
         });
         continue;
@@ -220,6 +224,9 @@ export async function applyClientCommands(
       }
       state.known.set(r.value.id, r.value.version);
       state.clientIds.set(c.ClientId, r.value.id);
+      // Recorded at once, not only with the new sync key at the end of the request: if the
+      // process dies before that, the phone's repeated Add finds the item instead of adding it again.
+      await journal?.(c.ClientId, r.value);
       responses.push({
         kind: 'Add',
         ClientId: c.ClientId,

@@ -335,6 +335,54 @@ describe.each(['sqlite', 'redis'] as const)('on the %s state store', (store) => 
       expect(items.filter((r) => (r.item as { LastName?: string }).LastName === name)).toHaveLength(1);
     });
 
+    it('does not add twice when a request died after its first Add (the repeat finds it in the journal)', async () => {
+      const c = await engine.client();
+      const account = await engine.account();
+      const contacts = (await withHierarchy(c))('9');
+      const { key } = await start(c, contacts);
+      const name = `Kill${Date.now()}`;
+      const contact = (id: string, first: string): string =>
+        `<Add><ClientId>${id}</ClientId><ApplicationData><FirstName xmlns="Contacts:">${first}</FirstName><LastName xmlns="Contacts:">${name}</LastName></ApplicationData></Add>`;
+      const add = syncBody(
+        contacts,
+        key,
+        `<Commands>${contact('k-1', 'One')}${contact('k-2', 'Two')}</Commands>`,
+      );
+      // The process "dies" in the middle of the request: the first Add is in the store, the
+      // second fails with an unexpected error, and no new sync key is stored.
+      const createItem = engine.backend.createItem.bind(engine.backend);
+      let calls = 0;
+      engine.backend.createItem = async (...args) => {
+        if (++calls === 2) throw new Error('process died here');
+        return createItem(...args);
+      };
+      const failed = await c.command('Sync', add);
+      engine.backend.createItem = createItem;
+      expect(failed.status).toBe(500);
+      expect(calls).toBe(2);
+
+      const repeat = await sync(c, add);
+      const responses = findAll(repeat.doc, 'Add');
+      expect(responses.map((r) => [findText(r, 'ClientId'), findText(r, 'Status')])).toEqual([
+        ['k-1', '1'],
+        ['k-2', '1'],
+      ]);
+      const folderId = await folderOf(account, 'default', 'Contacts');
+      const stamps = await engine.backend.listStamps(account, folderId, {}, signal());
+      const items = await engine.backend.getItems(
+        account,
+        folderId,
+        stamps.map((s) => s.id),
+        { bodyPreferences: [] },
+        signal(),
+      );
+      const mine = items.filter((r) => (r.item as { LastName?: string }).LastName === name);
+      expect(mine.map((r) => (r.item as { FirstName?: string }).FirstName).sort()).toEqual(['One', 'Two']);
+      // The phone holds both under its ClientIds: the server does not send them back as Adds.
+      const next = await sync(c, syncBody(contacts, repeat.key!, '', '<GetChanges/>'));
+      expect(findAll(next.doc, 'ApplicationData')).toHaveLength(0);
+    });
+
     it('keeps ghosted fields a client does not send, and applies a full contact change', async () => {
       const c = await engine.client();
       const account = await engine.account();
