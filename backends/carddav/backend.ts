@@ -55,7 +55,9 @@ export interface CardDavOptions {
   timeoutMs?: number;
   /**
    * The vCard version of new cards when an address book does not say (CARDDAV:supported-address-data,
-   * RFC 6352 §6.2.2). Default 4.0; an existing card keeps its version whatever this says.
+   * RFC 6352 §6.2.2). Default 3.0: servers that say nothing are often built on vobject (Radicale
+   * 3.1), which cuts a 4.0 PHOTO data: URI at its comma; ENCODING=b in 3.0 is stored whole. An
+   * existing card keeps its version whatever this says.
    */
   vcardVersion?: '3.0' | '4.0';
   /** Created in the home when the user has no address book at all (default: `contacts`, "Contacts"). */
@@ -105,7 +107,7 @@ export class CardDavBackend implements Backend {
   constructor(opts: CardDavOptions) {
     this.opts = {
       timeoutMs: 15_000,
-      vcardVersion: '4.0',
+      vcardVersion: '3.0',
       defaultAddressBook: { segment: 'contacts', displayName: 'Contacts' },
       ...opts,
       url: opts.url,

@@ -171,21 +171,48 @@ describe('carddav backend on Radicale', () => {
     expect(stored).not.toContain('item1.');
   });
 
-  it('makes 4.0 cards in a new address book, read back through addressbook-multiget', async () => {
+  it('makes 3.0 cards where the address book does not say (Radicale), the photo stored whole', async () => {
+    // a JPEG-like picture (FF D8 FF magic) longer than many folded lines
+    const picture = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(6000)]).toString(
+      'base64',
+    );
     const stamp = await backend.createItem(
       a,
       book.id,
       {
         class: 'Contacts',
-        item: { FileAs: 'New One', FirstName: 'New', Birthday: new Date('1990-03-04T22:00:00Z') },
+        item: {
+          FileAs: 'New One',
+          FirstName: 'New',
+          Birthday: new Date('1990-03-04T22:00:00Z'),
+          Picture: picture,
+        },
       },
       signal,
     );
     const stored = await (await raw('GET', `${bookPath}${stamp.id}`)).text();
-    expect(stored).toMatch(/^BEGIN:VCARD\r\nVERSION:4\.0\r\n/);
-    expect(stored).toContain('BDAY:19900305');
+    expect(stored).toMatch(/^BEGIN:VCARD\r\nVERSION:3\.0\r\n/);
+    expect(stored).toContain('BDAY:1990-03-05');
+    const lines = stored.replace(/\r\n[ \t]/g, '').split('\r\n');
+    // RFC 2426 §3.1.4: inline binary is ENCODING=b with the image TYPE
+    expect(lines).toContain(`PHOTO;ENCODING=b;TYPE=JPEG:${picture}`);
     expect(stamp.id).toMatch(/^[0-9a-f-]{36}\.vcf$/);
+    expect((await read(stamp.id))?.Picture).toBe(picture);
     await backend.deleteItem(a, book.id, stamp.id, {}, signal);
+  });
+
+  it('makes 4.0 cards when configured so', async () => {
+    const four = await openCardDavBackend({ url: stack.dav.url, vcardVersion: '4.0' });
+    const acc = (await four.authenticate(alice.user, alice.password, signal))!;
+    const stamp = await four.createItem(
+      acc,
+      book.id,
+      { class: 'Contacts', item: { FileAs: 'Four' } },
+      signal,
+    );
+    const stored = await (await raw('GET', `${bookPath}${stamp.id}`)).text();
+    expect(stored).toMatch(/^BEGIN:VCARD\r\nVERSION:4\.0\r\n/);
+    await four.deleteItem(acc, book.id, stamp.id, {}, signal);
   });
 
   it('refuses a write over a stale ETag, and merges an unconditional write onto the newer card', async () => {

@@ -12,10 +12,13 @@ import type { TestStack } from '../stack/types.js';
 import { EasTestClient, findAll, findText } from '../support/eas-client.js';
 import { validateEasResponse } from '../support/schema.js';
 
-/** easd on the stack's Dovecot and Radicale (and its SMTP receiver with `smtp`), in a fresh data directory. */
+/**
+ * easd on the stack's Dovecot and Radicale for calendars (contacts too with `carddav`, and its
+ * SMTP receiver with `smtp`), in a fresh data directory.
+ */
 export async function openStackEasd(
   stack: TestStack,
-  opts: { smtp?: boolean } = {},
+  opts: { smtp?: boolean; carddav?: boolean } = {},
 ): Promise<{ easd: Easd; close(): Promise<void> }> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'easd-cal-'));
   const easd = await openEasd(
@@ -24,6 +27,7 @@ export async function openStackEasd(
       EASD_IMAP_URL: `imap://${stack.imap.host}:${stack.imap.port}`,
       ...(opts.smtp === true && { EASD_SMTP_URL: `smtp://${stack.smtp.host}:${stack.smtp.port}` }),
       EASD_CALDAV_URL: stack.dav.url,
+      ...(opts.carddav === true && { EASD_CARDDAV_URL: stack.dav.url }),
     }),
     pino({ level: 'silent' }),
   );
@@ -68,6 +72,8 @@ export interface SyncedPhone {
   sync(inner: string): Promise<WbxmlElement | undefined>;
 }
 
+let phones = 0;
+
 /** A provisioned phone that holds every item of the first folder of `type` (FolderSync Type). */
 export async function syncedPhone(
   app: FastifyInstance,
@@ -78,7 +84,7 @@ export async function syncedPhone(
   const client = EasTestClient.inject(app, {
     user: user.user,
     password: user.password,
-    deviceId: `CAL${type}V${version.replace('.', '')}${Date.now()}`,
+    deviceId: `CAL${type}V${version.replace('.', '')}${Date.now()}${++phones}`,
     version,
   });
   await client.provision();
