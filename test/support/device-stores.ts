@@ -159,3 +159,34 @@ export async function davCollection(
 export async function spooled(spoolDir: string, needle: string) {
   return (await readSpool(spoolDir)).filter((m) => m.raw.toString().includes(needle));
 }
+
+/**
+ * What another client (a web address book, a desktop calendar) put on the DAV server before the
+ * phone's first Sync: a contact (LastName `tag`), an event (`Event <tag>`) and a task
+ * (`Task <tag>`), in the user's collections the first FolderSync made.
+ */
+export async function davSeed(davUrl: string, user: TestUser, tag: string): Promise<void> {
+  const book = await davCollection(davUrl, user, 'addressbook');
+  const cal = await davCollection(davUrl, user, 'VEVENT');
+  const todo = await davCollection(davUrl, user, 'VTODO');
+  if (book === undefined || cal === undefined || todo === undefined)
+    throw new Error(`${user.user} has no address book, calendar or task list on ${davUrl}`);
+  await davPut(
+    davUrl,
+    user,
+    `${book}${tag}.vcf`,
+    `BEGIN:VCARD\r\nVERSION:3.0\r\nUID:${tag}\r\nFN:Setup ${tag}\r\nN:${tag};Setup;;;\r\nEMAIL;TYPE=INTERNET:${tag}@example.com\r\nEND:VCARD\r\n`,
+  );
+  await davPut(
+    davUrl,
+    user,
+    `${cal}${tag}-ev.ics`,
+    `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//easd flows//EN\r\nBEGIN:VEVENT\r\nUID:${tag}-ev\r\nDTSTAMP:20300101T000000Z\r\nDTSTART:20300301T100000Z\r\nDTEND:20300301T110000Z\r\nSUMMARY:Event ${tag}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n`,
+  );
+  await davPut(
+    davUrl,
+    user,
+    `${todo}${tag}-todo.ics`,
+    `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//easd flows//EN\r\nBEGIN:VTODO\r\nUID:${tag}-todo\r\nDTSTAMP:20300101T000000Z\r\nSUMMARY:Task ${tag}\r\nDUE:20300305T170000Z\r\nEND:VTODO\r\nEND:VCALENDAR\r\n`,
+  );
+}

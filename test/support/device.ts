@@ -30,6 +30,16 @@ export interface DeviceProfile {
   mailBody: { type: 1 | 2; truncation: number };
   /** Ping HeartbeatInterval, seconds. */
   heartbeat: number;
+  /**
+   * Only contacts, calendars and tasks (a desktop add-on next to the mail client's own IMAP):
+   * the setup flow skips its mail steps, the client's own flow covers it.
+   */
+  pimOnly?: true;
+  /**
+   * The inner XML of a Sync's Options for a folder class, when the client sends more than a
+   * BodyPreference (a FilterType, the Class element 14.x allows there).
+   */
+  options?: (cls: string) => string;
 }
 
 export const profiles = {
@@ -88,6 +98,31 @@ export const profiles = {
     windowSize: 50,
     mailBody: { type: 2, truncation: 32_768 },
     heartbeat: 180,
+  },
+  /**
+   * Thunderbird with TbSync's "Provider for Exchange ActiveSync" (EAS-4-TbSync): contacts,
+   * calendars and tasks only (mail stays on IMAP), EAS 14.0 (or 2.5), plain query, DeviceType
+   * TbSync. It sends commands without a policy key until the server asks for one (142), sets
+   * DeviceInformation with a Settings command before every FolderSync, never Pings (it syncs every
+   * few minutes), asks GetItemEstimate with the Class in Options, and sends its own changes in a
+   * Sync of their own without GetChanges or Options. WindowSize is its "maxitems", 50.
+   */
+  thunderbird: {
+    label: 'Thunderbird (TbSync)',
+    deviceType: 'TbSync',
+    userAgent: 'Thunderbird ActiveSync',
+    version: '14.0',
+    base64: false,
+    deviceInformationIn: 'Settings',
+    model: 'Computer',
+    os: 'Linux',
+    windowSize: 50,
+    mailBody: { type: 1, truncation: 0 },
+    heartbeat: 0,
+    pimOnly: true,
+    // The calendar keeps 6 months back ("synclimit" 7); no TruncationSize: whole bodies.
+    options: (cls) =>
+      `${cls === 'Calendar' ? '<FilterType>7</FilterType>' : ''}<Class>${cls}</Class><BodyPreference xmlns="AirSyncBase:"><Type>1</Type></BodyPreference>`,
   },
 } satisfies Record<string, DeviceProfile>;
 
@@ -345,6 +380,8 @@ export class Device {
 
   /** What to ask for per folder class, as the phone sets it up (MS-ASCMD 2.2.3.115 Options). */
   private syncOptions(collectionId: string): string {
+    if (this.profile.options !== undefined)
+      return `<Options>${this.profile.options(this.classOf(collectionId))}</Options>`;
     const type = this.folders.get(collectionId)?.type;
     const mail = !['7', '8', '9', '13', '14', '15'].includes(type ?? '');
     const body = mail
@@ -366,18 +403,28 @@ export class Device {
    * One Sync of one collection from the key the phone holds. `commands` is the inner XML of
    * <Commands>. With `lose` the answer is dropped on the floor as a broken connection would (the
    * phone keeps its key and items, and repeats the request). Status 3 makes the phone forget the
-   * collection (MS-ASCMD 2.2.3.177.17: start over with SyncKey 0).
+   * collection (MS-ASCMD 2.2.3.177.17: start over with SyncKey 0). With `upload` the request
+   * carries only the key and the commands (no GetChanges, WindowSize or Options), as TbSync sends
+   * its own changes.
    */
   async sync(
     collectionId: string,
-    opts: { commands?: string; lose?: boolean; windowSize?: number; signal?: AbortSignal } = {},
+    opts: {
+      commands?: string;
+      lose?: boolean;
+      windowSize?: number;
+      signal?: AbortSignal;
+      upload?: boolean;
+    } = {},
   ): Promise<SyncResult> {
     const c = this.collection(collectionId);
     const initial = c.key === '0';
     const windowSize = opts.windowSize ?? this.profile.windowSize;
     const inner = initial
       ? `<SyncKey>0</SyncKey><CollectionId>${collectionId}</CollectionId>`
-      : `<SyncKey>${c.key}</SyncKey><CollectionId>${collectionId}</CollectionId><DeletesAsMoves>1</DeletesAsMoves><GetChanges>1</GetChanges><WindowSize>${windowSize}</WindowSize>${this.syncOptions(collectionId)}${opts.commands === undefined ? '' : `<Commands>${opts.commands}</Commands>`}`;
+      : opts.upload === true
+        ? `<SyncKey>${c.key}</SyncKey><CollectionId>${collectionId}</CollectionId><Commands>${opts.commands ?? ''}</Commands>`
+        : `<SyncKey>${c.key}</SyncKey><CollectionId>${collectionId}</CollectionId><DeletesAsMoves>1</DeletesAsMoves><GetChanges>1</GetChanges><WindowSize>${windowSize}</WindowSize>${this.syncOptions(collectionId)}${opts.commands === undefined ? '' : `<Commands>${opts.commands}</Commands>`}`;
     const reply = await this.send(
       'Sync',
       `<Sync xmlns="AirSync:"><Collections><Collection>${inner}</Collection></Collections></Sync>`,
