@@ -3,6 +3,7 @@
 // module (with main.ts and cli.ts) that knows which backends exist.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { rootCertificates, type ConnectionOptions } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { openCalDavBackend } from '../backends/caldav/index.js';
@@ -14,6 +15,7 @@ import { createSmtpSubmitter } from '../backends/smtp/index.js';
 import type { Account, Backend } from './backend/contract.js';
 import { BackendError } from './backend/errors.js';
 import { BackendRouter, type Mount } from './backend/router.js';
+import { httpErrorFor } from './backend/status.js';
 import { defaultPushSettings, type EngineDeps } from './commands/deps.js';
 import { createEngineGate, createHandlers } from './commands/index.js';
 import { localBus, redisBus } from './push/bus.js';
@@ -99,6 +101,7 @@ async function openBackend(config: Config, log: Logger): Promise<OpenedBackend> 
   // user (or a relay when EASD_SMTP_URL carries credentials), contacts on CardDAV, calendars and
   // tasks on CalDAV.
   const credentials = new CredentialCache();
+  const tls = await mailTls(config);
   let smtp: ReturnType<typeof createSmtpSubmitter> | undefined;
   if (config.smtpUrl !== undefined) {
     const url = new URL(config.smtpUrl);
@@ -118,12 +121,16 @@ async function openBackend(config: Config, log: Logger): Promise<OpenedBackend> 
         return { user: (account as Account & { login?: string }).login ?? account.user, pass };
       },
       pool: true,
+      ...(tls !== undefined && { tls }),
     });
   }
   const submitter = smtp;
   const imap = await openImapBackend({
     url: config.imapUrl,
     logger: log,
+    ...(tls !== undefined && { tls }),
+    ...(config.mailDomain !== undefined && { domain: config.mailDomain }),
+    ...(config.loginMap !== undefined && { userMapping: config.loginMap }),
     // a phone's next Ping follows its Sync within seconds: the user's watch connection waits for it
     watchLingerMs: 60_000,
     ...(submitter === undefined
@@ -142,7 +149,7 @@ async function openBackend(config: Config, log: Logger): Promise<OpenedBackend> 
     const caldav = await openCalDavBackend({
       url: config.caldavUrl,
       notes: true,
-      emailDomain: new URL(config.imapUrl).hostname,
+      emailDomain: config.mailDomain ?? new URL(config.imapUrl).hostname,
     });
     mounts.push({ prefix: 'k', backend: caldav, classes: ['Calendar', 'Tasks', 'Notes'] });
   }
@@ -155,7 +162,17 @@ async function openBackend(config: Config, log: Logger): Promise<OpenedBackend> 
     backend,
     demo: null,
     authenticate: async (user, password, signal) => {
-      const account = await backend.authenticate(user, password, signal);
+      let account: Account | null;
+      try {
+        account = await backend.authenticate(user, password, signal);
+      } catch (err) {
+        // The mail server is down or its certificate is not trusted: 503 with Retry-After (and
+        // the reason in the log), never a 500.
+        const answer = err instanceof BackendError ? httpErrorFor(err) : undefined;
+        if (answer === undefined) throw err;
+        log.warn({ user, err }, `mail login failed: ${(err as Error).message}`);
+        throw answer;
+      }
       if (account !== null) credentials.remember(account.user, password);
       return account;
     },
@@ -165,6 +182,23 @@ async function openBackend(config: Config, log: Logger): Promise<OpenedBackend> 
       await smtp?.close();
     },
   };
+}
+
+/**
+ * EASD_MAIL_CA: the mail servers' private CA, trusted besides the system's CAs (Node's `ca`
+ * replaces them, so both are given). Host names are still checked.
+ */
+async function mailTls(config: Config): Promise<ConnectionOptions | undefined> {
+  if (config.mailCaFile === undefined) return undefined;
+  let pem: string;
+  try {
+    pem = await readFile(config.mailCaFile, 'utf8');
+  } catch (err) {
+    throw new StartupError(`EASD_MAIL_CA=${config.mailCaFile} cannot be read: ${(err as Error).message}`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+    throw new StartupError(`EASD_MAIL_CA=${config.mailCaFile} holds no PEM certificate`);
+  return { ca: [...rootCertificates, pem] };
 }
 
 /**
@@ -209,7 +243,21 @@ export async function openEasd(config: Config, log: Logger): Promise<Easd> {
     onError: (err) => log.warn({ err }, 'push'),
     observer: held.observer,
   });
-  const deps: EngineDeps = { backend, state, policy, push: { hub, settings: defaultPushSettings } };
+  const deps: EngineDeps = {
+    backend,
+    state,
+    policy,
+    push: {
+      hub,
+      settings: {
+        ...defaultPushSettings,
+        ...(config.pingHeartbeat !== undefined && {
+          heartbeatMin: config.pingHeartbeat.min,
+          heartbeatMax: config.pingHeartbeat.max,
+        }),
+      },
+    },
+  };
   const trace = new TraceSwitch(state, config.traceDevices, (err) => log.warn({ err }, 'trace switch'));
   await trace.refresh();
   trace.start();

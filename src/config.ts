@@ -12,6 +12,12 @@ export interface Config {
   stateUrl?: string;
   imapUrl?: string;
   smtpUrl?: string;
+  /** PEM file of CA certificates trusted for the IMAP and SMTP servers, besides the system's. */
+  mailCaFile?: string;
+  /** Domain of the address of a login without one (default: the IMAP server's host name). */
+  mailDomain?: string;
+  /** How the user name a phone sends becomes the IMAP (and SMTP) login (default strip-windows-domain). */
+  loginMap?: LoginMap;
   caldavUrl?: string;
   carddavUrl?: string;
   /**
@@ -30,6 +36,8 @@ export interface Config {
   /** user/device pairs whose decoded requests and responses are logged ("alice/ABC123", "bob/*"). */
   traceDevices: string[];
   maxBodyBytes?: number;
+  /** Bounds of a Ping's HeartbeatInterval in seconds (MS-ASCMD 2.2.3.79.2: the server's choice). */
+  pingHeartbeat?: { min: number; max: number };
   /** Shared secret of the push webhook (POST /easd/push); the webhook is off without it. */
   webhookSecret?: string;
   /** Where GET /metrics (Prometheus) is served; off when unset. Never the phones' port. */
@@ -37,6 +45,13 @@ export interface Config {
   /** Bearer token a scrape must send; required when metricsListen is not a loopback address. */
   metricsToken?: string;
 }
+
+/**
+ * EASD_LOGIN_MAP: `strip-windows-domain` (default) logs `DOMAIN\\user` in as `user` and keeps
+ * `user@domain`; `strip-domain` drops both forms of domain; `keep` passes the name on as typed.
+ */
+export const loginMaps = ['strip-windows-domain', 'strip-domain', 'keep'] as const;
+export type LoginMap = (typeof loginMaps)[number];
 
 /** Each setting: its environment name and its key in the config file. */
 const settings = {
@@ -47,6 +62,9 @@ const settings = {
   stateUrl: 'EASD_STATE_URL',
   imapUrl: 'EASD_IMAP_URL',
   smtpUrl: 'EASD_SMTP_URL',
+  mailCa: 'EASD_MAIL_CA',
+  mailDomain: 'EASD_MAIL_DOMAIN',
+  loginMap: 'EASD_LOGIN_MAP',
   caldavUrl: 'EASD_CALDAV_URL',
   carddavUrl: 'EASD_CARDDAV_URL',
   galUrl: 'EASD_GAL_URL',
@@ -60,6 +78,8 @@ const settings = {
   logLevel: 'EASD_LOG_LEVEL',
   traceDevices: 'EASD_TRACE_DEVICES',
   maxBodyBytes: 'EASD_MAX_BODY_BYTES',
+  pingMin: 'EASD_PING_MIN',
+  pingMax: 'EASD_PING_MAX',
   webhookSecret: 'EASD_WEBHOOK_SECRET',
   metricsListen: 'EASD_METRICS_LISTEN',
   metricsToken: 'EASD_METRICS_TOKEN',
@@ -134,6 +154,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     }
   }
 
+  const pingHeartbeat = pingBounds(raw, where, problems);
+
   const webhookSecret = raw('webhookSecret');
   if (webhookSecret !== undefined && webhookSecret.length < 16) {
     problems.push(`${where('webhookSecret')} must be at least 16 characters`);
@@ -155,6 +177,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       `${where('metricsListen')} is not a loopback address: set EASD_METRICS_TOKEN too, or listen on 127.0.0.1`,
     );
 
+  const mailDomain = raw('mailDomain')?.trim().toLowerCase();
+  // RFC 5321 4.1.2 Domain: dot-separated labels of letters, digits and hyphens.
+  if (
+    mailDomain !== undefined &&
+    !/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/.test(mailDomain)
+  )
+    problems.push(`${where('mailDomain')} must be a domain name such as example.com (no user, no @)`);
+  const loginMap = raw('loginMap');
+  if (loginMap !== undefined && !(loginMaps as readonly string[]).includes(loginMap))
+    problems.push(`${where('loginMap')} must be one of ${loginMaps.join(', ')}`);
+  const mailCa = raw('mailCa');
+  const mailSettings = [mailCa, mailDomain, loginMap].some((v) => v !== undefined);
+  if (mailSettings && raw('imapUrl') === undefined)
+    problems.push('EASD_MAIL_CA, EASD_MAIL_DOMAIN and EASD_LOGIN_MAP need EASD_IMAP_URL');
+
   const gal = galSettings(raw, where, url('galUrl', ['http', 'https', 'ldap', 'ldaps']), problems);
 
   const config: Config = {
@@ -163,6 +200,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     stateUrl: url('stateUrl', ['sqlite', 'redis', 'rediss']),
     imapUrl: url('imapUrl', ['imap', 'imaps']),
     smtpUrl: url('smtpUrl', ['smtp', 'smtps']),
+    ...(mailCa !== undefined && { mailCaFile: path.resolve(cwd, mailCa) }),
+    ...(mailDomain !== undefined && { mailDomain }),
+    ...(loginMap !== undefined && { loginMap: loginMap as LoginMap }),
     caldavUrl: url('caldavUrl', ['http', 'https']),
     carddavUrl: url('carddavUrl', ['http', 'https']),
     publicUrl: url('publicUrl', ['http', 'https']),
@@ -174,6 +214,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       .map((s) => s.trim())
       .filter((s) => s !== ''),
     maxBodyBytes,
+    ...(pingHeartbeat !== undefined && { pingHeartbeat }),
     webhookSecret,
     ...(metricsListen === undefined ? {} : { metricsListen }),
     ...(metricsToken === undefined ? {} : { metricsToken }),
@@ -184,6 +225,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/**
+ * EASD_PING_MIN / EASD_PING_MAX: the HeartbeatInterval a Ping may ask for, whole seconds; default
+ * 60 and 3540, the largest the Ping schema allows (MS-ASCMD 2.2.3.79.2). A Ping outside gets
+ * Status 5 with the bound.
+ */
+function pingBounds(
+  raw: (key: SettingKey) => string | undefined,
+  where: (key: SettingKey) => string,
+  problems: string[],
+): Config['pingHeartbeat'] {
+  const [minText, maxText] = [raw('pingMin'), raw('pingMax')];
+  if (minText === undefined && maxText === undefined) return undefined;
+  const bounds = { min: Number(minText ?? 60), max: Number(maxText ?? 3540) };
+  for (const [key, value] of [
+    ['pingMin', bounds.min],
+    ['pingMax', bounds.max],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 1 || value > 3540)
+      problems.push(`${where(key)} must be a whole number of seconds from 1 to 3540`);
+  }
+  if (bounds.min > bounds.max) problems.push('EASD_PING_MIN must not be larger than EASD_PING_MAX');
+  return bounds;
 }
 
 /**

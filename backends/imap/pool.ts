@@ -33,6 +33,18 @@ export function isAuthFailure(e: unknown): boolean {
 }
 
 /**
+ * The reason Node's TLS gave for refusing the server's certificate (untrusted issuer, wrong host
+ * name, expired), or undefined for any other failure. Set EASD_MAIL_CA for a private CA.
+ */
+export function tlsFailure(e: unknown): string | undefined {
+  const err = e as { code?: unknown; message?: unknown } | null;
+  const code = typeof err?.code === 'string' ? err.code : '';
+  if (!/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_CERT_ALTNAME/.test(code))
+    return undefined;
+  return `${code}${typeof err?.message === 'string' ? ` (${err.message})` : ''}`;
+}
+
+/**
  * A connector for one login. The password is captured here and nowhere else in easd's objects.
  * Connections do not IDLE on their own: a leased connection runs commands, nothing else.
  */
@@ -61,6 +73,12 @@ export function connector(server: ServerConfig, login: string, password: string)
     } catch (e) {
       client.close();
       if (isAuthFailure(e)) throw new BackendError('auth', 'IMAP login refused', { cause: e });
+      const tls = tlsFailure(e);
+      if (tls !== undefined)
+        throw new BackendError('unavailable', `IMAP server certificate not trusted: ${tls}`, {
+          cause: e,
+          retryAfter: 300,
+        });
       throw new BackendError('unavailable', 'IMAP server unreachable', { cause: e, retryAfter: 30 });
     }
     return client;

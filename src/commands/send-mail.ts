@@ -116,7 +116,11 @@ function composeHandler(deps: EngineDeps, command: ComposeCommand): CommandHandl
             ? withThreading(mime, kind, original.parsed)
             : await composeSmart(kind, mime, original.parsed);
         }
-        mime = ensureDateAndMessageId(mime, domainOf(ctx.account.email));
+        // RFC 5322 3.6: From is required; a phone that leaves it out sends as the account
+        mime = ensureDateAndMessageId(
+          addMissingHeaders(mime, [['From', ctx.account.email]]),
+          domainOf(ctx.account.email),
+        );
         const envelope = envelopeOf(await parseMime(mime));
         if (envelope.recipients.length === 0)
           return fail(ComposeMailStatus.MessageHasNoRecipient, 'no recipients');

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import {
+  freePort,
   HOST,
   logTail,
   spawnDaemon,
@@ -25,6 +26,8 @@ export interface DovecotInstance {
   port: number;
   dir: string;
   logFile: string;
+  /** The imaps:// (TLS on connect) port, when started with `tls`. */
+  tlsPort?: number;
   stop(): Promise<void>;
 }
 
@@ -43,7 +46,15 @@ export const SPECIAL_USE_MAILBOXES = {
   Archive: '\\Archive',
 } as const;
 
-export function dovecotConfig(dir: string, port: number): string {
+/** A server certificate and key (PEM files) for an instance that speaks TLS. */
+export interface DovecotTls {
+  certFile: string;
+  keyFile: string;
+  /** Port of the imaps listener (TLS on connect); the plain port then offers STARTTLS. */
+  tlsPort: number;
+}
+
+export function dovecotConfig(dir: string, port: number, tls?: DovecotTls): string {
   const asRoot = process.getuid?.() === 0;
   // As root, Dovecot runs its login and internal processes as the unprivileged users the Debian
   // package creates, and refuses UID 0 for mail access, so mail is owned by nobody. As another
@@ -74,8 +85,12 @@ log_path = ${dir}/dovecot.log
 instance_name = easd-test-${port}
 ${privileges.join('\n')}
 
-ssl = no
-# Loopback without TLS: plaintext LOGIN and AUTH=PLAIN must be accepted.
+${
+  tls === undefined
+    ? 'ssl = no'
+    : `ssl = yes\nssl_cert = <${tls.certFile}\nssl_key = <${tls.keyFile}\nssl_min_protocol = TLSv1.2`
+}
+# Loopback (or TLS tests that also try a plain connection): plaintext LOGIN and AUTH=PLAIN must be accepted.
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 # Tests try wrong passwords on purpose; neither the fixed failure delay nor the per-IP penalty
@@ -112,7 +127,7 @@ ${noChroot}  inet_listener imap {
     port = ${port}
   }
   inet_listener imaps {
-    port = 0
+${tls === undefined ? '    port = 0' : `    address = ${HOST}\n    port = ${tls.tlsPort}\n    ssl = yes`}
   }
 }
 service anvil {
@@ -131,6 +146,11 @@ function passwdFile(users: readonly TestUser[]): string {
 export interface DovecotOptions {
   /** Appended to the generated configuration (plugins, extra protocols) — own instances only. */
   extraConfig?: string;
+  /**
+   * Speak TLS with this certificate and key (PEM files): STARTTLS on the plain port and TLS on
+   * connect on `tlsPort` of the instance. Own instances only.
+   */
+  tls?: { certFile: string; keyFile: string };
 }
 
 export async function startDovecot(
@@ -150,7 +170,8 @@ export async function startDovecot(
   const confFile = path.join(dir, 'dovecot.conf');
 
   return withFreePort(async (port) => {
-    await writeFile(confFile, dovecotConfig(dir, port) + (options.extraConfig ?? ''));
+    const tls = options.tls && { ...options.tls, tlsPort: await freePort() };
+    await writeFile(confFile, dovecotConfig(dir, port, tls) + (options.extraConfig ?? ''));
     // -F keeps the master in the foreground as our child.
     const daemon: Daemon = spawnDaemon(
       'dovecot',
@@ -164,7 +185,14 @@ export async function startDovecot(
       await daemon.stop();
       throw new Error(`${String(err)}\n--- ${logFile}:\n${logTail(logFile)}`);
     }
-    return { host: HOST, port, dir, logFile, stop: () => daemon.stop() };
+    return {
+      host: HOST,
+      port,
+      dir,
+      logFile,
+      ...(tls !== undefined && { tlsPort: tls.tlsPort }),
+      stop: () => daemon.stop(),
+    };
   });
 }
 
