@@ -110,8 +110,11 @@ interface FolderInfo extends Folder {
 
 /** What the backend knows of one DAV user; rebuilt from the server whenever it misses. */
 interface UserCache {
+  principal?: string;
   home?: string;
   folders?: Map<string, FolderInfo>;
+  /** Whether the server schedules by itself (RFC 6638), asked once. */
+  schedules?: boolean;
 }
 
 interface Session {
@@ -232,9 +235,11 @@ export class CalDavBackend implements Backend {
     const handle = new CalDavHandle(davUser);
     this.sessions.set(handle, { davUser, authorization });
     const cache = this.cache({ davUser });
-    if (cache.home !== found.home) {
+    if (cache.home !== found.home || cache.principal !== found.principal) {
       cache.home = found.home;
+      cache.principal = found.principal;
       delete cache.folders;
+      delete cache.schedules;
     }
     const email = user.includes('@')
       ? user
@@ -245,6 +250,38 @@ export class CalDavBackend implements Backend {
       ...(found.displayName !== undefined && { displayName: found.displayName }),
       handle,
     };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Server-side scheduling (RFC 6638)
+
+  /**
+   * Whether the server schedules by itself: `calendar-auto-schedule` in the DAV header of the
+   * calendar home (RFC 6638 §2), or a schedule outbox on the principal (§2.1.1, also what
+   * servers of the older client-POST drafts have). Asked once per DAV user, then cached.
+   */
+  private async serverSchedules(account: Account, signal: AbortSignal): Promise<boolean> {
+    const s = this.session(account);
+    const cache = this.cache(s);
+    if (cache.schedules !== undefined) return cache.schedules;
+    const home = cache.home;
+    if (home === undefined) throw new BackendError('auth', 'CalDAV session without a home');
+    const options = await this.dav.request(s, 'OPTIONS', home, signal);
+    let schedules = (options.headers.get('dav') ?? '')
+      .split(',')
+      .some((t) => t.trim().toLowerCase() === 'calendar-auto-schedule');
+    if (!schedules && cache.principal !== undefined) {
+      const answer = await this.dav.request(s, 'PROPFIND', cache.principal, signal, {
+        headers: { Depth: '0' },
+        body: propfindBody(el(CALDAV, 'schedule-outbox-URL')),
+      });
+      if (answer.status === 207) {
+        const r = parseMultistatus(answer.text).responses[0];
+        schedules = r !== undefined && prop(r, CALDAV, 'schedule-outbox-URL') !== undefined;
+      }
+    }
+    cache.schedules = schedules;
+    return schedules;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -675,7 +712,13 @@ export class CalDavBackend implements Backend {
   }
 
   /** The iCalendar text for an item: new (`base` absent) or rewritten over the stored object. */
-  private write(account: Account, typed: TypedItem, base: string | undefined, uid: string): string {
+  private write(
+    account: Account,
+    typed: TypedItem,
+    base: string | undefined,
+    uid: string,
+    schedules: boolean,
+  ): string {
     if (typed.class === 'Calendar') {
       let item: CalendarItem = typed.item;
       if (base !== undefined) {
@@ -687,6 +730,9 @@ export class CalDavBackend implements Backend {
         ...(base !== undefined && { base }),
         userAddresses: [account.email],
         uid,
+        // easd sends the iTIP messages itself (src/calendar/invitations.ts, MeetingResponse):
+        // RFC 6638 §7.1 CLIENT tells a scheduling server not to send them a second time
+        ...(schedules && { scheduleAgent: 'CLIENT' as const }),
       });
     }
     if (typed.class === 'Notes') {
@@ -719,7 +765,8 @@ export class CalDavBackend implements Backend {
     const f = await this.folder(s, folderId, signal);
     this.checkClass(f, typed);
     // RFC 4791 §5.3.2 with If-None-Match: *; a new UID when the phone sent none (RFC 5545 3.8.4.7)
-    return this.dav.create(s, f, (uuid) => this.write(account, typed, undefined, uuid), signal);
+    const schedules = f.class === 'Calendar' && (await this.serverSchedules(account, signal));
+    return this.dav.create(s, f, (uuid) => this.write(account, typed, undefined, uuid, schedules), signal);
   }
 
   async updateItem(
@@ -734,6 +781,7 @@ export class CalDavBackend implements Backend {
     const f = await this.folder(s, folderId, signal);
     this.checkClass(f, typed);
     const url = await this.itemUrl(s, f, id, signal);
+    const schedules = f.class === 'Calendar' && (await this.serverSchedules(account, signal));
     const version = await this.dav.rewrite(
       s,
       url,
@@ -742,7 +790,7 @@ export class CalDavBackend implements Backend {
         if (!hasComponent(current, f.component)) throw new BackendError('not-found', 'no such item');
         try {
           // the stored object is the base: what the phone does not map survives
-          return this.write(account, typed, current, randomUUID());
+          return this.write(account, typed, current, randomUUID(), schedules);
         } catch (e) {
           if (e instanceof IcalendarError)
             throw new BackendError('denied', 'the stored object cannot be read; not overwriting it', {
@@ -765,7 +813,13 @@ export class CalDavBackend implements Backend {
   ): Promise<void> {
     const s = this.session(account);
     const f = await this.folder(s, folderId, signal);
-    await this.dav.delete(s, await this.itemUrl(s, f, id, signal), opts.ifVersion, signal);
+    // RFC 6638 §8.1: no REPLY from the server for an attendee's delete (easd answers through
+    // MeetingResponse; a CANCEL from the organizer is src/calendar/invitations.ts's)
+    const headers: Record<string, string> =
+      f.class === 'Calendar' && (await this.serverSchedules(account, signal))
+        ? { 'Schedule-Reply': 'F' }
+        : {};
+    await this.dav.delete(s, await this.itemUrl(s, f, id, signal), opts.ifVersion, signal, headers);
     this.dav.itemMap(s, f.id).delete(id);
   }
 

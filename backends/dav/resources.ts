@@ -95,14 +95,14 @@ export class DavResources {
   // then the home set property of the principal (CardDAV addressbook-home-set, CalDAV
   // calendar-home-set).
 
-  /** The home collection and the principal's display name; null when the credentials are refused. */
+  /** The principal, its home collection and display name; null when the credentials are refused. */
   async discover(
     s: Pick<DavSession, 'authorization'>,
     url: string,
     wellKnown: string,
     homeSet: XmlSpec,
     signal: AbortSignal,
-  ): Promise<{ home: string; displayName?: string } | null> {
+  ): Promise<{ principal: string; home: string; displayName?: string } | null> {
     const ask = propfindBody(el(DAV, 'current-user-principal'), el(DAV, 'displayname'));
     let principal: string | undefined;
     for (const start of [url, new URL(wellKnown, url).href]) {
@@ -127,6 +127,7 @@ export class DavResources {
     const homeHref = hrefIn(r === undefined ? undefined : prop(r, homeSet.ns, homeSet.name));
     const name = textOf(r === undefined ? undefined : prop(r, DAV, 'displayname'));
     return {
+      principal,
       home: new URL(homeHref ?? principal, answer.url).href,
       ...(name !== '' && { displayName: name }),
     };
@@ -254,15 +255,16 @@ export class DavResources {
     throw new BackendError('conflict', 'the item keeps changing');
   }
 
-  /** DELETE, with If-Match when `ifVersion` is given. */
+  /** DELETE, with If-Match when `ifVersion` is given, and any `headers`. */
   async delete(
     s: DavSession,
     url: string,
     ifVersion: string | undefined,
     signal: AbortSignal,
+    headers: Record<string, string> = {},
   ): Promise<void> {
     const answer = await this.request(s, 'DELETE', url, signal, {
-      ...(ifVersion !== undefined && { headers: { 'If-Match': ifVersion } }),
+      headers: { ...headers, ...(ifVersion !== undefined && { 'If-Match': ifVersion }) },
     });
     if (answer.status !== 204 && answer.status !== 200) throw this.error(answer, 'DELETE');
   }

@@ -1,8 +1,9 @@
 // Invitations for meetings the user organizes on the phone (RFC 5546 iTIP, sent as iMIP, RFC 6047).
 //
 // Why here, between the Sync engine and the store: the CalDAV backend stays a store (RFC 4791 has
-// no sending; RFC 6638 server-side scheduling is optional and Radicale has none), and a meeting on
-// any calendar backend needs the same messages. The Sync engine calls `invitationPlanner` around a
+// no sending; RFC 6638 server-side scheduling is optional and Radicale has none — a server that
+// has it is told SCHEDULE-AGENT=CLIENT by backends/caldav, §7.1), and a meeting on any calendar
+// backend needs the same messages. The Sync engine calls `invitationPlanner` around a
 // phone's Calendar Add, Change and Delete: the plan fixes what must be stored with the meeting
 // (UID, ORGANIZER, SEQUENCE) before the write and sends the messages once the write succeeded,
 // through the backend's mail transport as the user.

@@ -112,6 +112,11 @@ export interface CalendarToIcsOptions {
   /** UID when neither the item nor `base` has one (else ClientUid, else a random UUID). */
   uid?: string;
   year?: number;
+  /**
+   * RFC 6638 §7.1: `CLIENT` marks ORGANIZER and every ATTENDEE of the event with
+   * SCHEDULE-AGENT=CLIENT, so a server that schedules by itself leaves the iTIP messages to easd.
+   */
+  scheduleAgent?: 'CLIENT';
 }
 
 const PRODID = '-//easd//easd//EN';
@@ -647,6 +652,11 @@ export function calendarToIcs(item: CalendarItem, options: CalendarToIcsOptions 
   if (!wz.utc && startUtc !== undefined)
     written.set(wz.resolved.tzid, { wz, fromYear: Math.min(startYear, thisYear) });
   syncVtimezones(cal, written);
+  if (options.scheduleAgent !== undefined)
+    // §7.1: the same value on every component of the object, master and overridden instances
+    for (const ev of cal.getAllSubcomponents('vevent'))
+      for (const p of [...ev.getAllProperties('organizer'), ...ev.getAllProperties('attendee')])
+        p.setParameter('schedule-agent', options.scheduleAgent);
   return cal.toString();
 }
 

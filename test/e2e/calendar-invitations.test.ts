@@ -6,6 +6,7 @@ import PostalMime from 'postal-mime';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Easd } from '../../src/app.js';
 import { readSpool, type SpoolMessage } from '../stack/smtp.js';
+import { startSchedulingProxy, type SchedulingProxy } from '../support/dav-proxy.js';
 import { findAll, findText } from '../support/eas-client.js';
 import { davObjects, openStackEasd, putIcs, syncedPhone, type SyncedPhone } from './calendar-support.js';
 
@@ -96,6 +97,8 @@ describe('invitations for meetings organized on a 16.1 phone', () => {
     const [stored] = await onRadicale(subject);
     expect(stored).toMatch(new RegExp(`^ORGANIZER[^:\r\n]*:mailto:${meRe}\r?$`, 'm'));
     expect(stored).toMatch(/^SEQUENCE:0\r?$/m);
+    // Radicale does not schedule (RFC 6638): the attendees are stored as the phone sent them
+    expect(stored).not.toContain('SCHEDULE-AGENT');
     const uid = /^UID:(.+?)\r?$/m.exec(stored!)?.[1];
     expect(uid).toBeDefined();
 
@@ -108,7 +111,7 @@ describe('invitations for meetings organized on a 16.1 phone', () => {
     expect(req.ics).toMatch(/^SEQUENCE:0\r?$/m);
     expect(req.ics).toMatch(new RegExp(`^ORGANIZER[^:\r\n]*:mailto:${meRe}\r?$`, 'm'));
     expect(req.ics).toMatch(/^ATTENDEE[^:\r\n]*RSVP=TRUE[^:\r\n]*:mailto:dave@elsewhere\.test\r?$/m);
-    expect(req.ics).not.toMatch(/BEGIN:VALARM|X-EASD-/);
+    expect(req.ics).not.toMatch(/BEGIN:VALARM|X-EASD-|SCHEDULE-AGENT/);
     expect(req.text).toContain('When:');
 
     // Change: an hour later, Dave no longer invited
@@ -222,6 +225,67 @@ describe('invitations for meetings organized on a 16.1 phone', () => {
     );
     expect(findText(findAll(res, 'Add')[0], 'Status')).toBe('1');
     expect(await onRadicale(subject)).toHaveLength(1);
+    expect(await sentFor(subject)).toEqual([]);
+  });
+});
+
+describe('invitations on a CalDAV server that schedules by itself (RFC 6638)', () => {
+  // Radicale behind a proxy that advertises calendar-auto-schedule: easd stays the one that sends
+  // (SCHEDULE-AGENT=CLIENT on the stored meeting, RFC 6638 §7.1), so attendees get one REQUEST
+  let proxy: SchedulingProxy;
+  let scheduling: { easd: Easd; close(): Promise<void> };
+  beforeAll(async () => {
+    proxy = await startSchedulingProxy(stack.dav.url, { autoSchedule: true });
+    scheduling = await openStackEasd(stack, { smtp: true, caldavUrl: proxy.url });
+  });
+  afterAll(async () => {
+    await scheduling?.close();
+    await proxy?.close();
+  });
+
+  it('16.1 Add → easd sends the REQUEST, the stored meeting says SCHEDULE-AGENT=CLIENT, the message does not', async () => {
+    const phone = await syncedPhone(scheduling.easd.app, carol, '16.1', '8');
+    const subject = `Scheduled ${Date.now()}`;
+    const added = await phone.sync(
+      addCmd(
+        's1',
+        meeting(subject, '20310307T090000Z', '20310307T100000Z', [
+          attendee('alice@easd.test', 'Alice'),
+          attendee('dave@elsewhere.test', 'Dave'),
+        ]),
+      ),
+    );
+    expect(findText(findAll(added, 'Add')[0], 'Status')).toBe('1');
+    const [stored] = await onRadicale(subject);
+    expect(stored).toMatch(
+      new RegExp(`^ORGANIZER;[^\r\n]*SCHEDULE-AGENT=CLIENT[^\r\n]*:mailto:${meRe}\r?$`, 'm'),
+    );
+    for (const who of ['alice@easd\\.test', 'dave@elsewhere\\.test'])
+      expect(stored).toMatch(
+        new RegExp(`^ATTENDEE;[^\r\n]*SCHEDULE-AGENT=CLIENT[^\r\n]*:mailto:${who}\r?$`, 'm'),
+      );
+    const sent = await sentFor(subject);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.rcptTo.sort()).toEqual(['alice@easd.test', 'dave@elsewhere.test']);
+    const req = await calendarPart(sent[0]!);
+    expect(req.method).toBe('REQUEST');
+    // RFC 6638 §7.1: a client never puts SCHEDULE-AGENT in the messages it sends
+    expect(req.ics).not.toContain('SCHEDULE-AGENT');
+  });
+
+  it('a 14.1 phone that sends its own request: the stored meeting says CLIENT too', async () => {
+    const phone = await syncedPhone(scheduling.easd.app, carol, '14.1', '8');
+    const subject = `Scheduled old ${Date.now()}`;
+    const res = await phone.sync(
+      addCmd(
+        's2',
+        `${meeting(subject, '20310308T090000Z', '20310308T100000Z', [
+          attendee('alice@easd.test', 'Alice'),
+        ])}<OrganizerEmail xmlns="Calendar:">${me}</OrganizerEmail><MeetingStatus xmlns="Calendar:">1</MeetingStatus>`,
+      ),
+    );
+    expect(findText(findAll(res, 'Add')[0], 'Status')).toBe('1');
+    expect((await onRadicale(subject))[0]).toMatch(/^ATTENDEE;[^\r\n]*SCHEDULE-AGENT=CLIENT/m);
     expect(await sentFor(subject)).toEqual([]);
   });
 });

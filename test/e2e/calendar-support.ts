@@ -13,12 +13,12 @@ import { EasTestClient, findAll, findText } from '../support/eas-client.js';
 import { validateEasResponse } from '../support/schema.js';
 
 /**
- * easd on the stack's Dovecot and Radicale for calendars (contacts too with `carddav`, and its
- * SMTP receiver with `smtp`), in a fresh data directory.
+ * easd on the stack's Dovecot and Radicale for calendars (or `caldavUrl`, a proxy in front of it;
+ * contacts too with `carddav`, and its SMTP receiver with `smtp`), in a fresh data directory.
  */
 export async function openStackEasd(
   stack: TestStack,
-  opts: { smtp?: boolean; carddav?: boolean } = {},
+  opts: { smtp?: boolean; carddav?: boolean; caldavUrl?: string } = {},
 ): Promise<{ easd: Easd; close(): Promise<void> }> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'easd-cal-'));
   const easd = await openEasd(
@@ -26,7 +26,7 @@ export async function openStackEasd(
       EASD_DATA_DIR: dataDir,
       EASD_IMAP_URL: `imap://${stack.imap.host}:${stack.imap.port}`,
       ...(opts.smtp === true && { EASD_SMTP_URL: `smtp://${stack.smtp.host}:${stack.smtp.port}` }),
-      EASD_CALDAV_URL: stack.dav.url,
+      EASD_CALDAV_URL: opts.caldavUrl ?? stack.dav.url,
       ...(opts.carddav === true && { EASD_CARDDAV_URL: stack.dav.url }),
     }),
     pino({ level: 'silent' }),

@@ -1,0 +1,90 @@
+// A DAV server that schedules, made from the stack's Radicale (which does not): a loopback proxy
+// that forwards every request and, as configured, adds `calendar-auto-schedule` to the DAV header
+// (RFC 6638 §2) or answers a PROPFIND for the schedule outbox (§2.1.1) itself. It records the
+// requests, so a test can count the backend's questions and see its headers.
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface SchedulingProxyOptions {
+  /** Add `calendar-auto-schedule` to every DAV response header. */
+  autoSchedule?: boolean;
+  /** Answer a PROPFIND for CALDAV:schedule-outbox-URL with `<principal>outbox/`. */
+  outbox?: boolean;
+}
+
+export interface SeenRequest {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+export interface SchedulingProxy {
+  url: string;
+  seen: SeenRequest[];
+  close(): Promise<void>;
+}
+
+// fetch decodes the body, so its encoding headers are not passed on
+const HOP = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'content-length',
+  'content-encoding',
+  'accept-encoding',
+  'host',
+]);
+
+export async function startSchedulingProxy(
+  target: string,
+  opts: SchedulingProxyOptions,
+): Promise<SchedulingProxy> {
+  const seen: SeenRequest[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const path = req.url ?? '/';
+      seen.push({ method: req.method ?? '', path, headers: req.headers, body });
+      if (opts.outbox === true && req.method === 'PROPFIND' && body.includes('schedule-outbox-URL')) {
+        res.writeHead(207, { 'Content-Type': 'application/xml; charset=utf-8' });
+        res.end(
+          `<?xml version="1.0" encoding="utf-8"?><d:multistatus xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:response><d:href>${path}</d:href><d:propstat><d:prop><c:schedule-outbox-URL><d:href>${path}outbox/</d:href></c:schedule-outbox-URL></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>`,
+        );
+        return;
+      }
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(req.headers))
+        if (!HOP.has(k) && v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+      fetch(new URL(path, target), {
+        method: req.method ?? 'GET',
+        headers,
+        ...(chunks.length > 0 && { body }),
+        redirect: 'manual',
+      })
+        .then(async (answer) => {
+          const out: Record<string, string> = {};
+          answer.headers.forEach((v, k) => {
+            if (!HOP.has(k)) out[k] = v;
+          });
+          if (opts.autoSchedule === true && out.dav !== undefined)
+            out.dav = `${out.dav}, calendar-auto-schedule`;
+          res.writeHead(answer.status, out);
+          res.end(Buffer.from(await answer.arrayBuffer()));
+        })
+        .catch(() => {
+          res.writeHead(502);
+          res.end();
+        });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    seen,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
