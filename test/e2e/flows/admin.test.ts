@@ -5,7 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { findAll, findText } from '../../support/eas-client.js';
-import { Device, FolderType, profiles, type DeviceProfile } from '../../support/device.js';
+import { Device, eventually, FolderType, profiles, type DeviceProfile } from '../../support/device.js';
 import { stackEnv, useScratch, type CompiledEasd } from '../../support/device-server.js';
 
 const stack = inject('stack');
@@ -154,5 +154,50 @@ describe('admin actions reach the phones', { timeout: 90_000 }, () => {
     // Allowed types on the same account are not affected.
     const allowed = phone(profiles.android, 'BLKA');
     await setUp(allowed);
+  });
+
+  it('`easd devices` on the running server: list shows the last sync and a held Ping, resync of one folder and of everything, remove', async () => {
+    const device = phone(profiles.android, 'CLIR');
+    const inbox = await setUp(device);
+    const contacts = device.folder(FolderType.Contacts);
+    await device.syncAll(inbox);
+    await device.syncAll(contacts);
+    const inboxHeld = device.collection(inbox).items.size;
+
+    // A held Ping is the push state `devices list` shows (HELD), beside the last Sync's time.
+    const gone = new AbortController();
+    const held = device.ping([inbox], { signal: gone.signal }).catch(() => undefined);
+    const heldLine = await eventually('the held Ping in devices list', async () => {
+      const [line] = await listed(device);
+      return /Ping since \d\d:\d\dZ/.test(line ?? '') && line;
+    });
+    expect(heldLine).toMatch(/\d{4}-\d\d-\d\d \d\d:\d\dZ/);
+    gone.abort();
+    await held;
+
+    // One folder: its key is refused (Status 3), the phone starts it over and gets the same items.
+    const one = await server.cli(['devices', 'resync', bob.user, device.deviceId, inbox]);
+    expect(one, one.stderr).toMatchObject({ code: 0 });
+    expect((await device.sync(inbox)).status).toBe('3');
+    await device.syncAll(inbox);
+    expect(device.collection(inbox).items.size).toBe(inboxHeld);
+    expect((await device.sync(contacts)).status).toBe('1');
+
+    // Everything: FolderSync answers 9, the phone starts over with the same folder ids.
+    const before = [...device.folders.keys()].sort();
+    const all = await server.cli(['devices', 'resync', bob.user, device.deviceId]);
+    expect(all, all.stderr).toMatchObject({ code: 0 });
+    expect((await device.folderSync()).status).toBe('9');
+    expect([...device.folders.keys()].sort()).toEqual(before);
+    await device.syncAll(inbox);
+    expect(device.collection(inbox).items.size).toBe(inboxHeld);
+
+    // Removed: gone from the list; its next command is sent to Provision as a new device's.
+    const removed = await server.cli(['devices', 'remove', bob.user, device.deviceId]);
+    expect(removed, removed.stderr).toMatchObject({ code: 0 });
+    expect((await listed(device))[0]).toBe('');
+    expect((await device.sync(inbox)).status).toBe('142');
+    // That command made it a new, unprovisioned device again.
+    expect((await listed(device))[0]).not.toMatch(/\bprovisioned\b/);
   });
 });
