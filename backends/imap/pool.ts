@@ -26,9 +26,15 @@ interface Waiter {
   path?: string;
 }
 
-/** Whether imapflow reported wrong credentials (rather than a network or protocol failure). */
+/**
+ * Whether imapflow reported wrong credentials (rather than a network or protocol failure).
+ * imapflow marks every refused LOGIN; one refused with `[UNAVAILABLE]` (RFC 5530 section 3: a
+ * temporary failure, e.g. Dovecot's auth process still starting after a restart) is not about
+ * the credentials.
+ */
 export function isAuthFailure(e: unknown): boolean {
   const err = e as { authenticationFailed?: unknown; serverResponseCode?: unknown } | null;
+  if (err?.serverResponseCode === 'UNAVAILABLE') return false;
   return err?.authenticationFailed === true || err?.serverResponseCode === 'AUTHENTICATIONFAILED';
 }
 

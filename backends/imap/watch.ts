@@ -37,8 +37,15 @@ export interface WatcherDeps {
   lingerMs?: number;
   /** Use NOTIFY where the server offers it (default true); false keeps IDLE + STATUS polls. */
   notify?: boolean;
-  connectAttempts: number;
-  backoffMs: number;
+  /**
+   * Failed reconnects in a row logged as warnings (default 3); later ones of the same outage at
+   * debug level, so a long outage does not flood the log.
+   */
+  connectAttempts?: number;
+  /** First delay before reconnecting after the connection was lost (default 1 s); doubles per failure. */
+  backoffMs?: number;
+  /** Longest delay between reconnects (default 30 s). */
+  reconnectMaxMs?: number;
   logger?: ImapLogger;
   onStop(): void;
 }
@@ -160,29 +167,40 @@ export class UserWatcher {
     await this.running?.catch(() => undefined);
   }
 
+  /**
+   * Sessions one after the other while anyone listens. A lost connection (server restarted,
+   * network gone) is reconnected with a capped, jittered backoff for as long as requests are
+   * held: giving up would leave held Pings deaf until their heartbeat. Each new session takes a
+   * baseline and asks every waiting request to look once, so what changed during the outage is
+   * reported. Only refused credentials (a changed password) end the watch: no retry helps then.
+   */
   private async run(): Promise<void> {
     let failures = 0;
     while (!this.stopped) {
+      const loginsBefore = this.logins;
       try {
         await this.session();
         failures = 0;
       } catch (e) {
         if (this.stopped) break;
+        // a session that got connected was a working watch: this is a new outage
+        if (this.logins > loginsBefore) failures = 0;
         failures++;
-        if (failures >= this.deps.connectAttempts) {
-          const err =
-            e instanceof BackendError
-              ? e
-              : new BackendError('unavailable', 'IMAP watch failed', { cause: e });
-          for (const sub of [...this.subs])
-            sub.fail(
-              err.kind === 'unavailable' ? err : new BackendError('unavailable', err.message, { cause: err }),
-            );
+        if (e instanceof BackendError && e.kind === 'auth') {
+          for (const sub of [...this.subs]) sub.fail(e);
           await this.stop();
           return;
         }
-        this.deps.logger?.warn({ failures }, 'imap: watch connection lost, reconnecting');
-        await sleep(this.deps.backoffMs * 2 ** (failures - 1), this.stopController.signal);
+        const delay = reconnectDelay(
+          failures,
+          this.deps.backoffMs ?? 1000,
+          this.deps.reconnectMaxMs ?? 30_000,
+        );
+        const log = { failures, delay, err: e instanceof Error ? e.message : String(e) };
+        if (failures <= (this.deps.connectAttempts ?? 3))
+          this.deps.logger?.warn(log, 'imap: watch connection lost, reconnecting');
+        else this.deps.logger?.debug?.(log, 'imap: watch still reconnecting');
+        await sleep(delay, this.stopController.signal);
       }
     }
   }
@@ -339,6 +357,21 @@ export class UserWatcher {
     this.deps.seen.set(key, sig);
     return before !== undefined && before !== sig;
   }
+}
+
+/**
+ * The wait before reconnect attempt `failures` (1, 2, …): `firstMs` doubled per failure up to
+ * `maxMs`, then a random half of it taken off, so the watchers of many users that lost the same
+ * server do not all come back in the same instant.
+ */
+export function reconnectDelay(
+  failures: number,
+  firstMs: number,
+  maxMs: number,
+  random = Math.random,
+): number {
+  const ceiling = Math.min(maxMs, firstMs * 2 ** Math.min(failures - 1, 30));
+  return Math.round(ceiling * (1 - random() / 2));
 }
 
 function signature(...parts: Array<bigint | number | undefined>): string {

@@ -8,6 +8,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ImapFlow } from 'imapflow';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import {
   imapConnect,
@@ -16,6 +17,7 @@ import {
   startDovecot,
   type DovecotInstance,
 } from '../stack/dovecot.js';
+import { spawnDaemon, tcpExchange, waitUntilReady } from '../stack/process.js';
 import type { TestUser } from '../stack/users.js';
 import type { EasReply } from '../support/eas-client.js';
 import { HELD, mail, Phone, pingStatus, startPushEasd, within, type PushEasd } from './push-phone.js';
@@ -25,6 +27,7 @@ const run = `${process.pid}x${Date.now()}`;
 const dana: TestUser = { user: 'dana', password: 'dana-pw-5Tq1', email: 'dana@easd.test' };
 const erin: TestUser = { user: 'erin', password: 'erin-pw-2Wm8', email: 'erin@easd.test' };
 const hal: TestUser = { user: 'hal', password: 'hal-pw-7Kc3', email: 'hal@easd.test' };
+const kim: TestUser = { user: 'kim', password: 'kim-pw-9Hs6', email: 'kim@easd.test' };
 
 let dir: string;
 let dovecot: DovecotInstance;
@@ -49,7 +52,7 @@ function startEasd(watchNotify: boolean): Promise<PushEasd> {
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'easd-push-imap-'));
   await chmod(dir, 0o755);
-  dovecot = await startDovecot(path.join(dir, 'dovecot'), [dana, erin, hal]);
+  dovecot = await startDovecot(path.join(dir, 'dovecot'), [dana, erin, hal, kim]);
 });
 afterAll(async () => {
   await dovecot?.stop();
@@ -268,4 +271,85 @@ describe('a lingering watcher', () => {
       await easd.close();
     }
   });
+});
+
+/**
+ * Stops this file's Dovecot (shutdown_clients: every connection drops), waits for `down` while it
+ * is stopped, and starts it again on the same port and data.
+ */
+async function restartDovecot(down: () => Promise<void>): Promise<void> {
+  await dovecot.stop();
+  await down();
+  const daemon = spawnDaemon(
+    'dovecot',
+    '/usr/sbin/dovecot',
+    ['-F', '-c', path.join(dovecot.dir, 'dovecot.conf')],
+    path.join(dovecot.dir, 'stdio-restarted.log'),
+  );
+  dovecot = { ...dovecot, stop: () => daemon.stop() };
+  await waitUntilReady(daemon, async () => /^\* OK/.test(await tcpExchange(dovecot.port, null, /\r\n/)));
+}
+
+describe('Dovecot restarted while a Ping is held', () => {
+  it('the watcher reconnects, looks at everything, and the new mail answers the held Ping with Status 2', async () => {
+    // the watcher's warnings, to see the outage last
+    const warnings: Array<{ msg?: string; failures?: number }> = [];
+    const easd = await startPushEasd({
+      imap: dovecot,
+      backend: { idleTimeoutMs: 300 },
+      stateUrl: stack.redis.url,
+      dataDir: dir,
+      namespace: `pushoutage${run}`,
+      logger: pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line)) }),
+    });
+    try {
+      const timersAndSockets = (): number =>
+        process.getActiveResourcesInfo().filter((r) => r === 'Timeout' || r === 'TCPSocketWrap').length;
+      const phone = new Phone(easd.app, kim, `OUTAGE${run}`);
+      await phone.setUp();
+      await phone.syncAll('Inbox');
+      await new Promise((r) => setTimeout(r, 500)); // the pool's connections are gone
+      const resourcesBefore = timersAndSockets();
+
+      const held = phone.ping(['Inbox'], 3000);
+      expect(await within(held, 700)).toBe(HELD);
+      const watch = (): ReturnType<typeof easd.backend.inspect>[number] | undefined =>
+        easd.backend.inspect().find((s) => s.login === kim.user);
+      await vi.waitFor(() => expect(watch()).toMatchObject({ watchMode: 'notify', watchLogins: 1 }));
+
+      // down until the watcher failed three times in a row (where it used to give up, leaving
+      // held Pings deaf until their heartbeat)
+      await restartDovecot(() =>
+        vi.waitFor(
+          () =>
+            expect(warnings.filter((w) => w.msg?.startsWith('imap: watch') && w.failures === 3)).toHaveLength(
+              1,
+            ),
+          { timeout: 20_000 },
+        ),
+      );
+      // the watcher did not give up: it logged in again on the restarted server, and the hub
+      // never fell back to checking at its own (here ten-minute) pace
+      await vi.waitFor(() => expect(watch()).toMatchObject({ watching: true, watchLogins: 2 }), {
+        timeout: 30_000,
+      });
+      expect(easd.hub.stats()).toMatchObject({ watchers: 1, pollers: 0, listeners: 1 });
+      expect(await within(held, 0)).toBe(HELD); // nothing new yet: the look after reconnecting found nothing
+
+      await withImap(kim, (c) => c.append('INBOX', mail(`after restart ${run}`)));
+      // answered by the change (Status 2 naming Inbox), not by the heartbeat (3000 s): a Ping
+      // left deaf would hold past this test's timeout
+      const { status, folders } = await pingStatus(await held);
+      expect(status).toBe('2');
+      expect(folders).toEqual([phone.id('Inbox')]);
+      await phone.syncAll('Inbox');
+
+      await expectNothingHeld(easd, kim.user);
+      for (let i = 0; i < 30 && timersAndSockets() > resourcesBefore; i++)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(timersAndSockets()).toBeLessThanOrEqual(resourcesBefore);
+    } finally {
+      await easd.close();
+    }
+  }, 60_000);
 });
