@@ -156,6 +156,18 @@ export function ensureDateAndMessageId(
   ]);
 }
 
+/**
+ * A saved draft made ready to leave (MS-ASEMAIL 2.2.2.69 Send): dated now rather than when it
+ * was last saved (RFC 5322 3.6.1: the moment it was ready to enter the transport), with the
+ * account as From when it has none, and a Message-ID when it has none.
+ */
+export function draftForSending(raw: Uint8Array, from: string, now = new Date()): Uint8Array {
+  const msg = splitMessage(raw);
+  const undated = joinMessage({ ...msg, fields: msg.fields.filter((f) => f.name !== 'date') });
+  const domain = from.slice(from.lastIndexOf('@') + 1) || 'easd.invalid';
+  return ensureDateAndMessageId(addMissingHeaders(undated, [['From', from]]), domain, now);
+}
+
 function messageIds(value: string | undefined): string[] {
   return value?.match(/<[^<>\s]+>/g) ?? [];
 }

@@ -4,7 +4,8 @@
 import type { WbxmlElement } from '../../wbxml/tree.js';
 import type { Account, Backend, ItemStamp } from '../backend/contract.js';
 import type { InvitationPlanner } from '../calendar/invitations.js';
-import { isBackendError } from '../backend/errors.js';
+import { BackendError, isBackendError } from '../backend/errors.js';
+import { draftForSending } from '../convert/mime-compose.js';
 import { httpErrorFor, statusFor } from '../backend/status.js';
 import type {
   BodyPreference as ModelBodyPreference,
@@ -172,6 +173,38 @@ async function attempt<T>(
   }
 }
 
+/**
+ * MS-ASEMAIL 2.2.2.69 Send (16.0+): the draft the phone just added or changed leaves through the
+ * account's mail transport, as SendMail would send it, and goes from the folder. A Sync has no
+ * SaveInSentItems; as Exchange does with a draft it sends, the message is filed in Sent Items.
+ */
+async function sendDraft(cx: CollectionContext, id: string): Promise<void> {
+  const mail = cx.backend.mail;
+  if (mail === undefined) throw new BackendError('unsupported', 'this store cannot send mail');
+  const [record] = await cx.backend.getItems(
+    cx.account,
+    cx.folderId,
+    [id],
+    { bodyPreferences: [{ Type: 4 }], MIMESupport: 2 },
+    cx.signal,
+  );
+  if (record === undefined) throw new BackendError('not-found', 'the draft is gone');
+  const body = record.class === 'Email' ? record.item.Body : undefined;
+  if (body?.Type !== 4 || body.Data === undefined || body.Truncated === true)
+    throw new BackendError('unsupported', 'the store gives no MIME for the draft');
+  const raw = typeof body.Data === 'string' ? new TextEncoder().encode(body.Data) : body.Data;
+  try {
+    await mail.send(cx.account, draftForSending(raw, cx.account.email), { saveInSent: true }, cx.signal);
+  } catch (err) {
+    // every recipient refused: the item cannot go as written (Status 6), not "object not found"
+    if (isBackendError(err) && err.kind === 'not-found')
+      throw new BackendError('denied', 'the draft has no recipient the server takes', { cause: err });
+    throw err;
+  }
+  // Sent. A draft left behind is no reason to fail: the phone would send the message again.
+  await cx.backend.deleteItem(cx.account, cx.folderId, id, {}, cx.signal).catch(() => undefined);
+}
+
 /** Applies the client's Add/Change/Delete/Fetch to the store; returns what goes in Responses. */
 export async function applyClientCommands(
   cx: CollectionContext,
@@ -216,12 +249,22 @@ export async function applyClientCommands(
           cx.signal,
         );
         await invite?.send();
+        if (parsed.send) {
+          // not sent: nothing stays behind, the phone keeps the message in its Outbox and tries again
+          await sendDraft(cx, stamp.id).catch(async (err: unknown) => {
+            await cx.backend
+              .deleteItem(cx.account, cx.folderId, stamp.id, {}, cx.signal)
+              .catch(() => undefined);
+            throw err;
+          });
+        }
         return stamp;
       });
       if (!r.ok) {
         responses.push({ kind: 'Add', ClientId: c.ClientId, Status: r.status });
         continue;
       }
+      // A sent draft is gone from the store but held here, so the phone is told to delete it.
       state.known.set(r.value.id, r.value.version);
       state.clientIds.set(c.ClientId, r.value.id);
       // Recorded at once, not only with the new sync key at the end of the request: if the
@@ -272,6 +315,8 @@ export async function applyClientCommands(
           cx.signal,
         );
         await invite?.send();
+        // not sent: the draft stays as changed; the phone's repeated Change sends it
+        if (parsed.send) await sendDraft(cx, stamp.id);
         return stamp;
       });
       if (!r.ok) {

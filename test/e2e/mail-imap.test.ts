@@ -250,6 +250,96 @@ describe('16.x drafts on Dovecot', () => {
   }, 60_000);
 });
 
+describe('16.x email2:Send of a draft (MS-ASEMAIL 2.2.2.69) on Dovecot and SMTP', () => {
+  const draftData = (subject: string, to: string, words: string, send: boolean): string =>
+    `<ApplicationData><To xmlns="Email:">${to}</To><Subject xmlns="Email:">${subject}</Subject><Body xmlns="AirSyncBase:"><Type>1</Type><Data>${words}</Data></Body>${send ? '<Send xmlns="Email2:"/>' : ''}</ApplicationData>`;
+  const spooled = async (
+    subject: string,
+  ): Promise<Array<{ rcptTo: string[]; user: string | null; raw: string }>> =>
+    (await readSpool(stack.smtp.spoolDir))
+      .filter((m) => m.raw.includes(subject))
+      .map((m) => ({ rcptTo: m.rcptTo, user: m.user, raw: m.raw.toString() }));
+  /** The Delete the phone is sent for `serverId`, in this response's Commands or the next Sync's. */
+  const deletesOf = (doc: WbxmlElement | undefined): Array<string | undefined> =>
+    commandsOf(doc)
+      .filter((c) => c.name === 'Delete')
+      .map((c) => findText(c, 'ServerId'));
+
+  it('an Add with <Send/> is sent through SMTP as carol, filed in Sent, gone from Drafts; the phone is told to delete it', async () => {
+    const phone = await Phone.open(carol);
+    const drafts = phone.types.get('3')!;
+    await phone.drain(drafts);
+    const subject = `Send on add ${run}`;
+    const addCommand = `<Add><ClientId>send-add-${run}</ClientId>${draftData(subject, 'bob@easd.test', 'sent from drafts', true)}</Add>`;
+    const before = phone.keys.get(drafts)!;
+    const res = await phone.sync(drafts, { commands: addCommand });
+    expect(res.status).toBe('1');
+    const response = findAll(res.doc, 'Responses')[0];
+    expect(findText(response, 'Status')).toBe('1');
+    const serverId = findText(response, 'ServerId')!;
+    const [sent, ...more] = await spooled(subject);
+    expect(more).toEqual([]);
+    expect([sent!.rcptTo, sent!.user]).toEqual([['bob@easd.test'], carol.user]);
+    expect(sent!.raw).toContain('sent from drafts');
+    expect(sent!.raw).toMatch(/^Message-ID: <.+>\r$/m);
+    expect(sent!.raw).toMatch(/^Date: /m);
+    const [inSent] = await imapFind(carol, 'Sent', subject);
+    expect([...inSent!.flags]).toContain('\\Seen');
+    expect([...inSent!.flags]).not.toContain('\\Draft');
+    expect(await imapFind(carol, 'Drafts', subject)).toEqual([]);
+    // the same request again (a phone retrying after a lost answer): answered alike, not sent twice
+    const after = phone.keys.get(drafts)!;
+    phone.keys.set(drafts, before);
+    const again = await phone.sync(drafts, { commands: addCommand });
+    expect(findText(findAll(again.doc, 'Responses')[0], 'ServerId')).toBe(serverId);
+    expect(await spooled(subject)).toHaveLength(1);
+    phone.keys.set(drafts, after);
+    const deletes = [...deletesOf(res.doc), ...deletesOf((await phone.sync(drafts)).doc)];
+    expect(deletes).toEqual([serverId]);
+  }, 60_000);
+
+  it("a Change with <Send/> sends the draft as changed, keeps the phone's ServerId and removes the draft", async () => {
+    const phone = await Phone.open(carol);
+    const drafts = phone.types.get('3')!;
+    await phone.drain(drafts);
+    const subject = `Send on change ${run}`;
+    const added = await phone.sync(drafts, {
+      commands: `<Add><ClientId>send-ch-${run}</ClientId>${draftData(subject, 'bob@easd.test', 'first version', false)}</Add>`,
+    });
+    const serverId = findText(findAll(added.doc, 'Responses')[0], 'ServerId')!;
+    expect(await spooled(subject)).toEqual([]);
+    expect(await imapFind(carol, 'Drafts', subject)).toHaveLength(1);
+    const changed = await phone.sync(drafts, {
+      commands: `<Change><ServerId>${serverId}</ServerId>${draftData(subject, 'bob@easd.test, alice@easd.test', 'final version', true)}</Change>`,
+    });
+    expect(changed.status).toBe('1');
+    expect(findAll(changed.doc, 'Responses')).toHaveLength(0); // a successful Change has no response
+    const [sent] = await spooled(subject);
+    expect(sent!.rcptTo.sort()).toEqual(['alice@easd.test', 'bob@easd.test']);
+    expect(sent!.raw).toContain('final version');
+    expect(sent!.raw).not.toContain('first version');
+    expect(await imapFind(carol, 'Drafts', subject)).toEqual([]);
+    expect(await imapFind(carol, 'Sent', subject)).toHaveLength(1);
+    expect([...deletesOf(changed.doc), ...deletesOf((await phone.sync(drafts)).doc)]).toEqual([serverId]);
+  }, 60_000);
+
+  it('every recipient refused: Status 6 for the Add, nothing sent, nothing left in Drafts or Sent', async () => {
+    const phone = await Phone.open(carol);
+    const drafts = phone.types.get('3')!;
+    await phone.drain(drafts);
+    const subject = `Send refused ${run}`;
+    const res = await phone.sync(drafts, {
+      commands: `<Add><ClientId>send-no-${run}</ClientId>${draftData(subject, `ghost@${REFUSED_DOMAIN}`, 'nobody', true)}</Add>`,
+    });
+    const response = findAll(res.doc, 'Responses')[0];
+    expect([findText(response, 'Status'), findText(response, 'ServerId')]).toEqual(['6', undefined]);
+    expect(await spooled(subject)).toEqual([]);
+    expect(await imapFind(carol, 'Drafts', subject)).toEqual([]);
+    expect(await imapFind(carol, 'Sent', subject)).toEqual([]);
+    expect(commandsOf((await phone.sync(drafts)).doc)).toEqual([]);
+  }, 60_000);
+});
+
 describe('SendMail with refused recipients (the SMTP receiver refuses refused.invalid)', () => {
   it('sends to the others, files Sent, and reports the refused one with a non-delivery report', async () => {
     const phone = await Phone.open(carol);
