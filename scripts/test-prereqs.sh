@@ -4,7 +4,8 @@
 # Costs one dpkg-query call when everything is already there.
 set -euo pipefail
 
-packages=(dovecot-core dovecot-imapd radicale redis-server slapd libwbxml2-utils libxml2-utils libwbxml2-dev gcc)
+packages=(dovecot-core dovecot-imapd radicale redis-server slapd libwbxml2-utils libxml2-utils libwbxml2-dev gcc
+  nginx-light haproxy apache2)
 
 missing_packages() {
   local status p
@@ -30,10 +31,10 @@ fi
 
 echo "test-prereqs: installing ${missing[*]}" >&2
 
-# Debian starts dovecot, redis and radicale as system services on install when an init system
-# runs. The test stack starts its own instances on free ports, so keep the system ones from
-# starting: a policy-rc.d that answers 101 ("action forbidden") is honoured by invoke-rc.d and
-# deb-systemd-invoke. Only a policy file we created ourselves is removed afterwards.
+# Debian starts dovecot, redis, radicale, nginx, haproxy and apache2 as system services on install
+# when an init system runs. The test stack starts its own instances on free ports, so keep the
+# system ones from starting: a policy-rc.d that answers 101 ("action forbidden") is honoured by
+# invoke-rc.d and deb-systemd-invoke. Only a policy file we created ourselves is removed afterwards.
 policy=/usr/sbin/policy-rc.d
 created_policy=0
 if [ ! -e "$policy" ]; then
