@@ -116,7 +116,13 @@ async function preparePing(deps: PingDeps, ctx: CommandContext<Account>): Promis
 
 async function holdPing(deps: PingDeps, held: HeldPing): Promise<CommandResult> {
   const { account, deviceId, protocolVersion, watched } = held;
-  /** The watched folders that have something for the device (or no sync state yet). */
+  const { hub } = deps.push;
+  /**
+   * The watched folders that have something for the device (or no sync state yet). A folder the
+   * hub knows to be quiet at the device's sync key (an earlier look found nothing and the store's
+   * watch has reported nothing since) is not read from the store: a phone Pinging with a long
+   * heartbeat costs the store nothing per Ping, and on IMAP no login once the pool has closed.
+   */
   const changedFolders = async (
     only: ReadonlySet<string> | undefined,
     signal: AbortSignal,
@@ -127,11 +133,17 @@ async function holdPing(deps: PingDeps, held: HeldPing): Promise<CommandResult> 
     const changed: string[] = [];
     for (const w of watched) {
       if (only !== undefined && !only.has(w.backendId)) continue;
+      // before the store is read: a hint from here on may be news this look does not see
+      const mark = hub.mark();
       const current = await states.current(w.id);
       if (current === undefined) {
         changed.push(w.id);
         continue;
       }
+      // Email only: its stores (IMAP, memory) watch every folder, while the router does not
+      // watch the DAV stores it mounts for contacts and calendars (their silence says nothing)
+      const vouched = current.state.class === 'Email';
+      if (vouched && hub.isQuiet(account.user, deviceId, w.id, current.key)) continue;
       const cx = {
         backend: deps.backend,
         account,
@@ -141,12 +153,13 @@ async function holdPing(deps: PingDeps, held: HeldPing): Promise<CommandResult> 
         signal,
       };
       if ((await estimateChanges(cx, current.state)) > 0) changed.push(w.id);
+      else if (vouched) hub.noteQuiet(account.user, deviceId, w.id, current.key, w.backendId, mark);
     }
     return changed;
   };
 
   const outcome = await waitForChange<{ Status: number; Folders?: string[] }>({
-    hub: deps.push.hub,
+    hub,
     account,
     deviceId,
     folderIds: watched.map((w) => w.backendId),

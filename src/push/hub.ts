@@ -5,6 +5,10 @@
 // when its request ends. It also enforces one held request per device (MS-ASCMD 2.2.1.13: a
 // newer Ping or Sync from the device ends the older one).
 //
+// It also remembers, per device and collection, what a look found nothing new in (quiet folders,
+// below): while the store's watch runs without a gap and no hint names the folder, the next
+// Ping's first look at it needs no store round trip — and so, on IMAP, no login.
+//
 // Tens of thousands of requests wait here at once, so what each keeps is small: a listener is its
 // folder ids and a callback, released by the function listen() returns (no AbortSignal of its
 // own; wait.ts releases it when the wait ends, whatever ended it).
@@ -30,6 +34,13 @@ export interface PushHubOptions {
   onError?: (err: unknown) => void;
   /** Told when requests are held and woken (metrics, `easd devices list`). */
   observer?: PushObserver;
+  /**
+   * How long a user's entry — its store watch and its quiet folders — stays after the user's
+   * last held request ended (default 0: it goes at once). A phone sends its next Ping right
+   * after the last one ended (and a Sync): an entry still there lets that Ping's first look skip
+   * the folders nothing happened in. Only while the store watches (not when the hub polls).
+   */
+  lingerMs?: number;
 }
 
 export interface PushObserver {
@@ -55,6 +66,25 @@ interface UserEntry {
   pending?: PushHint;
   pendingSince?: number;
   flush?: NodeJS.Timeout;
+  /** Set while the entry stays on with no listener (lingerMs). */
+  linger?: NodeJS.Timeout;
+  /**
+   * Number (in the hub's hint order) of the last hint that named no folder, or of the (re)start
+   * of the store's watch: nothing seen before it counts as quiet any more.
+   */
+  anyAt: number;
+  /** Backend folder id → number of the last hint naming it. Made on the first such hint. */
+  hinted?: Map<string, number>;
+  /** `deviceId \n collectionId` → what a look found nothing new in. Made on the first. */
+  quiet?: Map<string, Quiet>;
+}
+
+/** A look found nothing new for the device's collection at this sync key. */
+interface Quiet {
+  syncKey: string;
+  folderId: string;
+  /** The hint number when that look began: a hint after it may be news the look did not see. */
+  at: number;
 }
 
 const userChannel = (user: string): string => `u:${encodeURIComponent(user.toLowerCase())}`;
@@ -68,6 +98,8 @@ export class PushHub {
   private readonly maxFolders: number;
   private claims = 0;
   private closed = false;
+  /** Hint order: every hint received (and every watch start) takes the next number. */
+  private seq = 0;
   /** Claim tokens are this hub's id and a count, unique across nodes. (A randomUUID() per claim
    * is kept as a tree of ~12 string pieces, ~400 bytes per held request.) */
   private readonly tokenPrefix = `${randomUUID()}:`;
@@ -101,8 +133,12 @@ export class PushHub {
     if (this.closed) return () => {};
     const key = account.user.toLowerCase();
     let entry = this.users.get(key);
+    if (entry !== undefined && entry.linger !== undefined) {
+      clearTimeout(entry.linger);
+      entry.linger = undefined;
+    }
     if (entry === undefined) {
-      entry = { account, listeners: new Set(), watched: new Set() };
+      entry = { account, listeners: new Set(), watched: new Set(), anyAt: ++this.seq };
       this.users.set(key, entry);
       const e = entry;
       entry.unsubscribe = this.opts.bus.subscribe(userChannel(account.user), (message) =>
@@ -119,6 +155,42 @@ export class PushHub {
     }
     const e = entry;
     return () => this.leave(key, e, listener);
+  }
+
+  /** Where the hint order stands: taken before a look reads the store, for `noteQuiet`. */
+  mark(): number {
+    return this.seq;
+  }
+
+  /**
+   * A look that began at `mark` found nothing new in the device's collection (backend folder
+   * `folderId`) at `syncKey`. Kept while the user's entry lasts, and only while the store
+   * watches: without a watch, silence says nothing.
+   */
+  noteQuiet(
+    user: string,
+    deviceId: string,
+    collectionId: string,
+    syncKey: string,
+    folderId: string,
+    mark: number,
+  ): void {
+    const entry = this.users.get(user.toLowerCase());
+    if (entry?.watch === undefined || mark < entry.anyAt) return;
+    (entry.quiet ??= new Map()).set(`${deviceId}\n${collectionId}`, { syncKey, folderId, at: mark });
+  }
+
+  /**
+   * Whether the device's collection, at `syncKey`, is known to have nothing new: a look found
+   * nothing at that key, the store's watch has run since without a gap (a reconnect is a hint
+   * naming no folder), and no hint has named the folder since that look began. The contract
+   * promises a watch misses no change, so the answer is the look's, without the store.
+   */
+  isQuiet(user: string, deviceId: string, collectionId: string, syncKey: string): boolean {
+    const entry = this.users.get(user.toLowerCase());
+    const q = entry?.quiet?.get(`${deviceId}\n${collectionId}`);
+    if (entry?.watch === undefined || q === undefined || q.syncKey !== syncKey) return false;
+    return q.at >= entry.anyAt && (entry.hinted?.get(q.folderId) ?? 0) <= q.at;
   }
 
   /** A change made through easd (or reported by the mail server): wakes listeners on every node. */
@@ -178,6 +250,9 @@ export class PushHub {
 
   /** Merges hints that arrive close together, then delivers them once. */
   private queue(entry: UserEntry, hint: PushHint): void {
+    const n = ++this.seq;
+    if (hint.folderIds === undefined) entry.anyAt = n;
+    else for (const id of hint.folderIds) (entry.hinted ??= new Map()).set(id, n);
     const p = entry.pending;
     if (p === undefined) entry.pendingSince = Date.now();
     if (p === undefined)
@@ -210,6 +285,8 @@ export class PushHub {
   private startWatch(entry: UserEntry): void {
     entry.watch?.abort();
     entry.watch = undefined;
+    // a new subscription (more folders): what happened before it is not vouched for
+    entry.anyAt = ++this.seq;
     const backend = this.opts.backend;
     if (backend.watch === undefined) {
       this.startPolling(entry);
@@ -230,6 +307,7 @@ export class PushHub {
         // The store dropped the subscription: keep the device informed by checking at a pace.
         this.opts.onError?.(err);
         if (entry.watch === controller) entry.watch = undefined;
+        entry.anyAt = ++this.seq;
         this.startPolling(entry);
       },
     );
@@ -242,11 +320,23 @@ export class PushHub {
 
   private leave(key: string, entry: UserEntry, listener: Listener): void {
     entry.listeners.delete(listener);
-    if (entry.listeners.size === 0 && this.users.get(key) === entry) this.stopUser(key, entry);
+    if (entry.listeners.size > 0 || this.users.get(key) !== entry || entry.linger !== undefined) return;
+    const lingerMs = this.opts.lingerMs ?? 0;
+    if (lingerMs <= 0 || entry.watch === undefined) return this.stopUser(key, entry);
+    entry.linger = setTimeout(() => {
+      entry.linger = undefined;
+      if (entry.listeners.size === 0 && this.users.get(key) === entry) this.stopUser(key, entry);
+    }, lingerMs);
+    // a lingering entry alone does not keep the process alive; close() ends it
+    entry.linger.unref();
   }
 
   private stopUser(key: string, entry: UserEntry): void {
     this.users.delete(key);
+    if (entry.linger !== undefined) clearTimeout(entry.linger);
+    entry.linger = undefined;
+    entry.quiet = undefined;
+    entry.hinted = undefined;
     entry.watch?.abort();
     entry.watch = undefined;
     if (entry.poll !== undefined) clearInterval(entry.poll);

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { openImapBackend, type ImapBackend } from '../../backends/imap/index.js';
 import type { ImapBackendOptions } from '../../backends/imap/options.js';
 import type { Account, Backend } from '../../src/backend/contract.js';
-import { defaultPushSettings, type EngineDeps } from '../../src/commands/deps.js';
+import { defaultPushSettings, type EngineDeps, type PushSettings } from '../../src/commands/deps.js';
 import { createEngineGate, createHandlers } from '../../src/commands/index.js';
 import type { WebhookEvent } from '../../src/http/webhook.js';
 import { localBus, redisBus } from '../../src/push/bus.js';
@@ -121,6 +121,10 @@ export interface PushEasdOptions {
   webhook?: { secret: string; onEvent?: (event: WebhookEvent) => void };
   /** Request and push warnings (a failed look, a lost watch connection); none by default. */
   logger?: Logger;
+  /** Ping bounds other than the defaults (a short HeartbeatInterval in tests). */
+  pushSettings?: Partial<PushSettings>;
+  /** How long the hub keeps a user's entry after the last held request (default 0). */
+  hubLingerMs?: number;
 }
 
 /** easd on the IMAP backend, state and push on Redis, as app.ts composes it (not listening). */
@@ -147,13 +151,14 @@ export async function startPushEasd(opts: PushEasdOptions): Promise<PushEasd> {
     bus,
     coalesceMs: 5,
     pollMs: 600_000,
+    ...(opts.hubLingerMs !== undefined && { lingerMs: opts.hubLingerMs }),
     ...(log !== undefined && { onError: (err: unknown) => log.warn({ err }, 'push') }),
   });
   const deps: EngineDeps = {
     backend: served,
     state,
     policy: testPolicy,
-    push: { hub, settings: defaultPushSettings },
+    push: { hub, settings: { ...defaultPushSettings, ...opts.pushSettings } },
   };
   const hook = opts.webhook;
   const app = await buildServer<Account>({
