@@ -209,6 +209,8 @@ interface Proxy {
   /** The settings the long polls depend on, read from the config the program loaded. */
   readTimeouts(): number[];
   buffering?: () => boolean;
+  /** nginx only: what it logged about bodies it wrote to a temporary file instead of passing on. */
+  spooled?: () => string[];
 }
 
 /** nginx with a main config of its own around deploy/nginx-easd.conf (a sites-available file). */
@@ -256,7 +258,15 @@ function nginx(port: number): Proxy {
       ['proxy_read_timeout', 'proxy_send_timeout'].map((d) =>
         seconds(directive(location(), d) ?? '60s', 's'),
       ),
-    buffering: () => directive(location(), 'proxy_buffering') !== 'off',
+    buffering: () =>
+      directive(location(), 'proxy_buffering') !== 'off' ||
+      directive(location(), 'proxy_request_buffering') !== 'off',
+    // nginx warns "a client request body is buffered to a temporary file" and "an upstream
+    // response is buffered to a temporary file" whenever it holds a body back.
+    spooled: () =>
+      logTail(path.join(home, 'error.log'), 1000)
+        .split('\n')
+        .filter((l) => l.includes('buffered to a temporary file')),
   };
 }
 
@@ -470,6 +480,7 @@ describe.each(proxies)(
       await validateEasResponse(fetched.doc!, 'ItemOperations');
       const data = findAll(fetched.doc, 'Data')[0]?.value;
       expect(data instanceof Uint8Array ? Buffer.from(data).equals(file) : data).toBe(true);
+      if (proxy.spooled) expect(proxy.spooled()).toEqual([]);
 
       // A body-less Ping: easd uses the folders and heartbeat of the last one.
       const bodyless = watcher.ping(false);
