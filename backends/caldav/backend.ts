@@ -8,11 +8,13 @@ import { randomUUID } from 'node:crypto';
 import type {
   Account,
   Backend,
+  BusyPeriod,
   ChangeBatch,
   ChangeLog,
   Folder,
   FolderAdmin,
   FolderRole,
+  FreeBusySource,
   ItemRecord,
   ItemStamp,
   ReadOptions,
@@ -27,7 +29,9 @@ import {
   icsToTask,
   taskToIcs,
 } from '../../src/convert/icalendar.js';
+import { busyPeriods } from '../../src/convert/icalendar-freebusy.js';
 import { icsToNote, noteToIcs } from '../../src/convert/vjournal.js';
+import ICAL from 'ical.js';
 import {
   buildXml,
   CALDAV,
@@ -115,6 +119,8 @@ interface UserCache {
   folders?: Map<string, FolderInfo>;
   /** Whether the server schedules by itself (RFC 6638), asked once. */
   schedules?: boolean;
+  /** Whether the server answers free-busy-query (RFC 4791 §7.10) with a VFREEBUSY, learnt once. */
+  freeBusyQuery?: boolean;
 }
 
 interface Session {
@@ -154,6 +160,7 @@ export class CalDavBackend implements Backend {
   readonly name = 'caldav';
   readonly changes: ChangeLog;
   readonly folders: FolderAdmin;
+  readonly freeBusy: FreeBusySource;
 
   private readonly opts: Required<Omit<CalDavOptions, 'userMapping' | 'emailDomain' | 'timeZone' | 'notes'>> &
     Pick<CalDavOptions, 'userMapping' | 'emailDomain' | 'timeZone' | 'notes'>;
@@ -181,6 +188,7 @@ export class CalDavBackend implements Backend {
       currentCursor: (a, f, s) => this.currentCursor(a, f, s),
       changesSince: (a, f, c, s) => this.changesSince(a, f, c, s),
     };
+    this.freeBusy = { freeBusy: (a, who, from, to, s) => this.busyOf(a, who, from, to, s) };
     this.folders = {
       createFolder: (a, p, n, c, s) => this.createFolder(a, p, n, c, s),
       updateFolder: (a, f, c, s) => this.updateFolder(a, f, c, s),
@@ -282,6 +290,86 @@ export class CalDavBackend implements Backend {
     }
     cache.schedules = schedules;
     return schedules;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Free/busy of the user's own address, from their calendars
+
+  private async busyOf(
+    account: Account,
+    addresses: readonly string[],
+    start: Date,
+    end: Date,
+    signal: AbortSignal,
+  ): Promise<Map<string, BusyPeriod[]>> {
+    const out = new Map<string, BusyPeriod[]>();
+    // other people's calendars are not the user's to read; a schedule outbox POST (RFC 6638 §5)
+    // would ask the server for them, but Radicale has none to test it on
+    const mine = addresses.filter((a) => a.toLowerCase() === account.email.toLowerCase());
+    if (mine.length === 0) return out;
+    const s = this.session(account);
+    const periods: BusyPeriod[] = [];
+    for (const f of (await this.loadFolders(s, signal)).values())
+      if (f.class === 'Calendar') periods.push(...(await this.busyIn(s, f, start, end, signal)));
+    for (const a of mine) out.set(a, periods);
+    return out;
+  }
+
+  /**
+   * One calendar's busy time: free-busy-query (RFC 4791 §7.10) where the server answers it with a
+   * VFREEBUSY; else (Radicale 3.1 answers a plain multistatus) the events of the window by
+   * calendar-query with a time-range (§9.9), expanded here (src/convert/icalendar-freebusy.ts).
+   */
+  private async busyIn(
+    s: Session,
+    f: FolderInfo,
+    start: Date,
+    end: Date,
+    signal: AbortSignal,
+  ): Promise<BusyPeriod[]> {
+    const range: XmlSpec = {
+      ns: CALDAV,
+      name: 'time-range',
+      attrs: { start: utcBasic(start), end: utcBasic(end) },
+    };
+    const cache = this.cache(s);
+    if (cache.freeBusyQuery !== false) {
+      const answer = await this.dav.request(s, 'REPORT', f.url, signal, {
+        headers: { Depth: '1' },
+        body: buildXml({ ns: CALDAV, name: 'free-busy-query', children: [range] }),
+      });
+      const vfreebusy =
+        answer.status === 200 && /^text\/calendar/i.test(answer.headers.get('content-type') ?? '')
+          ? freeBusyPeriods(answer.text)
+          : undefined;
+      cache.freeBusyQuery = vfreebusy !== undefined;
+      if (vfreebusy !== undefined) return vfreebusy;
+    }
+    const body = buildXml(
+      el(
+        CALDAV,
+        'calendar-query',
+        el(DAV, 'prop', el(CALDAV, 'calendar-data')),
+        el(CALDAV, 'filter', compFilter('VCALENDAR', compFilter('VEVENT', range))),
+      ),
+    );
+    const res = await this.multistatus(s, 'REPORT', f.url, '1', body, signal);
+    const out: BusyPeriod[] = [];
+    for (const r of res.responses) {
+      const text = prop(r, CALDAV, 'calendar-data')?.textContent ?? '';
+      if (text === '') continue;
+      try {
+        out.push(
+          ...busyPeriods(text, start, end, {
+            ...(this.opts.timeZone !== undefined && { timeZone: this.opts.timeZone }),
+          }),
+        );
+      } catch (e) {
+        // an object that cannot be read has no time to show; the others still count
+        if (!(e instanceof IcalendarError)) throw e;
+      }
+    }
+    return out;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -873,4 +961,25 @@ export class CalDavBackend implements Backend {
 export async function openCalDavBackend(opts: CalDavOptions): Promise<CalDavBackend> {
   if (!/^https?:\/\//.test(opts.url)) throw new Error('CalDAV url must be http(s)');
   return new CalDavBackend(opts);
+}
+
+/** The FREEBUSY periods of a VFREEBUSY (RFC 5545 3.8.2.6); undefined when the text is none. */
+function freeBusyPeriods(text: string): BusyPeriod[] | undefined {
+  let cal: ICAL.Component;
+  try {
+    cal = new ICAL.Component(ICAL.parse(text) as unknown[]);
+  } catch {
+    return undefined;
+  }
+  const fb = cal.getFirstSubcomponent('vfreebusy');
+  if (fb === null) return undefined;
+  const out: BusyPeriod[] = [];
+  for (const p of fb.getAllProperties('freebusy')) {
+    const kind = String(p.getParameter('fbtype') ?? 'BUSY').toUpperCase();
+    if (kind === 'FREE') continue;
+    const type = kind === 'BUSY-TENTATIVE' ? 'tentative' : kind === 'BUSY-UNAVAILABLE' ? 'oof' : 'busy';
+    for (const v of p.getValues())
+      if (v instanceof ICAL.Period) out.push({ start: v.start.toJSDate(), end: v.getEnd().toJSDate(), type });
+  }
+  return out;
 }

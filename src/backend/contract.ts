@@ -269,6 +269,27 @@ export interface Searcher {
   directory?(account: Account, text: string, limit: number, signal: AbortSignal): Promise<DirectoryEntry[]>;
 }
 
+/** Busy time of a person, merged by the engine into ResolveRecipients' MergedFreeBusy (MS-ASCMD 2.2.3.107). */
+export interface BusyPeriod {
+  start: Date;
+  end: Date;
+  type: 'tentative' | 'busy' | 'oof';
+}
+
+export interface FreeBusySource {
+  /**
+   * The busy periods between `start` and `end` of each address the store can tell (the user's own
+   * at least); an address it cannot answer for is left out of the map, and the engine says so.
+   */
+  freeBusy(
+    account: Account,
+    addresses: readonly string[],
+    start: Date,
+    end: Date,
+    signal: AbortSignal,
+  ): Promise<Map<string, BusyPeriod[]>>;
+}
+
 /** A hint that something changed; it carries no data, the engine looks for itself. */
 export interface ChangeHint {
   /** The folder whose items changed; absent means "any of them, look at all". */
@@ -316,6 +337,8 @@ export interface Backend extends Authenticator, FolderSource, ItemSource, ItemWr
   mail?: MailTransport;
   attachments?: AttachmentSource;
   search?: Searcher;
+  /** Free/busy for ResolveRecipients Availability (MS-ASCMD 2.2.3.16). */
+  freeBusy?: FreeBusySource;
   /**
    * Calls `onChange` whenever items in `folderIds` (or the folder list) change — by this server,
    * another client of the store, or delivery — until `signal` fires; then resolves. Hints may be

@@ -7,10 +7,12 @@ import type {
   AttachmentContent,
   AttachmentSource,
   Backend,
+  BusyPeriod,
   ChangeHint,
   DirectoryEntry,
   Folder,
   FolderAdmin,
+  FreeBusySource,
   ItemRecord,
   ItemStamp,
   MailboxQuery,
@@ -46,6 +48,7 @@ export class BackendRouter implements Backend {
   readonly mail?: MailTransport;
   readonly attachments?: AttachmentSource;
   readonly search?: Searcher;
+  readonly freeBusy?: FreeBusySource;
   readonly oof?: OofStore;
   private readonly mounts: Map<string, Mount>;
   private readonly primary: Mount;
@@ -76,6 +79,25 @@ export class BackendRouter implements Backend {
     // FileReferences carry their mount's prefix, so any mount's attachments can be served
     if (mounts.some((m) => m.backend.attachments !== undefined)) this.attachments = this.attachmentSource();
     if (mailMount?.backend.search !== undefined) this.search = this.searcher(mailMount);
+    // free/busy comes from the calendars
+    const calendarMount = this.mountForClass('Calendar');
+    const freeBusy = calendarMount?.backend.freeBusy;
+    if (calendarMount !== undefined && freeBusy !== undefined)
+      this.freeBusy = {
+        freeBusy: async (account, addresses, start, end, signal) => {
+          // the calendar store may know the user by another address than the primary's
+          const inner = await this.inner(account, calendarMount, signal);
+          const asInner = (a: string): string =>
+            a.toLowerCase() === account.email.toLowerCase() ? inner.email : a;
+          const got = await freeBusy.freeBusy(inner, addresses.map(asInner), start, end, signal);
+          const out = new Map<string, BusyPeriod[]>();
+          for (const a of addresses) {
+            const periods = got.get(asInner(a));
+            if (periods !== undefined) out.set(a, periods);
+          }
+          return out;
+        },
+      };
     const oof = this.primary.backend.oof;
     if (oof !== undefined) {
       this.oof = {

@@ -44,9 +44,10 @@ export function createHandlers(deps: EngineDeps): Partial<Record<CommandName, Co
   if (deps.backend.search !== undefined) {
     handlers.Search = createSearchHandler(deps);
     handlers.Find = createFindHandler(deps);
-    if (deps.backend.search.directory !== undefined)
-      handlers.ResolveRecipients = createResolveRecipientsHandler(deps);
   }
+  // a directory to resolve names in, or free/busy for the user's own address
+  if (deps.backend.search?.directory !== undefined || deps.backend.freeBusy !== undefined)
+    handlers.ResolveRecipients = createResolveRecipientsHandler(deps);
   if (deps.backend.folders !== undefined) {
     handlers.FolderCreate = createFolderCreateHandler(deps);
     handlers.FolderUpdate = createFolderUpdateHandler(deps);

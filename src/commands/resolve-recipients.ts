@@ -1,11 +1,12 @@
 // ResolveRecipients (MS-ASCMD 2.2.1.15): each To is looked up in the backend's directory
-// (search.directory, Type 1 "GAL" entries). Certificates are the entry's S/MIME certificates that
+// (search.directory, Type 1 "GAL" entries); the user's own address resolves to the user even
+// when the directory does not list them. Certificates are the entry's S/MIME certificates that
 // are valid now and name the recipient's address; pictures are the entry's photo under the
-// MaxSize/MaxPictures rules. easd has no free/busy source for directory entries, so Availability
-// is answered with the spec's "none" Status rather than ignored. The user's own contacts (Type 2)
-// are not searched.
+// MaxSize/MaxPictures rules. Availability (14.0+) is the backend's free/busy (freeBusy: with
+// CalDAV, the user's own calendars) merged into MergedFreeBusy; a recipient it cannot tell gets
+// Status 163. The user's own contacts (Type 2) are not searched.
 import { X509Certificate } from 'node:crypto';
-import type { Account, DirectoryEntry } from '../backend/contract.js';
+import type { Account, BusyPeriod, DirectoryEntry } from '../backend/contract.js';
 import { isBackendError } from '../backend/errors.js';
 import { ProtocolError } from '../protocol/read.js';
 import {
@@ -43,6 +44,9 @@ export function createResolveRecipientsHandler(deps: EngineDeps): CommandHandler
         return { body: buildResolveRecipientsResponse({ Status: r, responses: [] }) };
       responses.push(r);
     }
+    // Availability is 14.0+ (MS-ASCMD 2.2.3.125.4), for each resolved recipient
+    if (request.Availability !== undefined && versionAtLeast(ctx.protocolVersion, '14.0'))
+      await fillAvailability(deps, ctx, request, request.Availability, responses);
     return { body: buildResolveRecipientsResponse({ Status: Status.Success, responses }) };
   };
 }
@@ -59,11 +63,24 @@ async function resolveOne(
   To: string,
   certificates: { left: number },
 ): Promise<RecipientResponse | number> {
-  const unresolved: RecipientResponse = { To, Status: Status.NotResolved, RecipientCount: 0, recipients: [] };
-  const directory = deps.backend.search?.directory?.bind(deps.backend.search);
-  // Without a directory nothing can be resolved: every recipient is 4.
-  if (directory === undefined) return unresolved;
   const text = lookupText(To);
+  // the user's own address is the user, listed in a directory or not
+  const self: DirectoryEntry = {
+    DisplayName: ctx.account.displayName ?? ctx.account.email,
+    EmailAddress: ctx.account.email,
+  };
+  const unresolved: RecipientResponse =
+    text.toLowerCase() === ctx.account.email.toLowerCase()
+      ? {
+          To,
+          Status: Status.Success,
+          RecipientCount: 1,
+          recipients: [resolved(ctx, request, self, certificates)],
+        }
+      : { To, Status: Status.NotResolved, RecipientCount: 0, recipients: [] };
+  const directory = deps.backend.search?.directory?.bind(deps.backend.search);
+  // Without a directory nothing else can be resolved: every other recipient is 4.
+  if (directory === undefined) return unresolved;
   const max = request.MaxAmbiguousRecipients;
   const got = await backendCall('ResolveRecipients', () =>
     directory(ctx.account, text, Math.max(max + 1, minLookup), ctx.signal).catch((err: unknown) => {
@@ -126,18 +143,77 @@ function resolved(
       r.Certificates = { Status: Status.Success, CertificateCount: valid.length, Certificate: valid };
     }
   }
-  // Availability is 14.0+ (MS-ASCMD 2.2.3.125.4); easd has no free/busy source for directory
-  // entries: 163, or 160 when more than 100 recipients were named.
-  if (request.Availability && versionAtLeast(ctx.protocolVersion, '14.0'))
-    r.Availability =
-      request.To.length > maxAvailabilityRecipients
-        ? Status.TooManyForAvailability
-        : Status.FreeBusyUnavailable;
   // Picture is 14.1+ (MS-ASCMD 2.2.3.125.4); MaxPictures counts per To (2.2.3.104.2), and one To
   // resolves to one recipient here.
   if (request.Picture !== undefined && versionAtLeast(ctx.protocolVersion, '14.1'))
     r.Picture = pictureAnswers(request.Picture)(e.Picture);
   return r;
+}
+
+/**
+ * Availability of every resolved recipient (MS-ASCMD 2.2.3.16): 160 for all when more than 100
+ * recipients were named; else one free/busy question to the backend for all of them, and per
+ * recipient Status 1 with MergedFreeBusy, or 163 when the backend cannot tell (or has no free/busy
+ * at all, or failed).
+ */
+async function fillAvailability(
+  deps: EngineDeps,
+  ctx: EngineContext,
+  request: ResolveRecipientsRequest,
+  window: { StartTime: Date; EndTime: Date },
+  responses: RecipientResponse[],
+): Promise<void> {
+  const targets = responses.filter((r) => r.Status === Status.Success).flatMap((r) => r.recipients);
+  if (request.To.length > maxAvailabilityRecipients) {
+    for (const p of targets) p.Availability = Status.TooManyForAvailability;
+    return;
+  }
+  const source = deps.backend.freeBusy;
+  let known = new Map<string, BusyPeriod[]>();
+  if (source !== undefined && targets.length > 0) {
+    try {
+      known = await source.freeBusy(
+        ctx.account,
+        targets.map((p) => p.EmailAddress),
+        window.StartTime,
+        window.EndTime,
+        ctx.signal,
+      );
+    } catch (err) {
+      // a calendar store that fails leaves the names resolved: their free/busy is unavailable (163)
+      if (!isBackendError(err)) throw err;
+    }
+  }
+  const lower = new Map([...known].map(([a, v]) => [a.toLowerCase(), v]));
+  for (const p of targets) {
+    const periods = lower.get(p.EmailAddress.toLowerCase());
+    if (periods === undefined) p.Availability = Status.FreeBusyUnavailable;
+    else {
+      p.Availability = Status.Success;
+      p.MergedFreeBusy = mergedFreeBusy(periods, window.StartTime, window.EndTime);
+    }
+  }
+}
+
+const SLOT = 30 * 60_000;
+/** MS-ASCMD 2.2.3.107: at most 32 KB; a client wanting more asks again with a later StartTime. */
+const maxMergedFreeBusy = 32 * 1024;
+const digitOf: Record<BusyPeriod['type'], number> = { tentative: 1, busy: 2, oof: 3 };
+
+/**
+ * MS-ASCMD 2.2.3.107: one digit per 30 minutes from `start` (0 free, 1 tentative, 2 busy, 3 out of
+ * office); a slot partly taken gets the highest digit of what touches it.
+ */
+export function mergedFreeBusy(periods: readonly BusyPeriod[], start: Date, end: Date): string {
+  const t0 = start.getTime();
+  const slots = Math.min(maxMergedFreeBusy, Math.ceil((end.getTime() - t0) / SLOT));
+  const digits = new Array<number>(Math.max(0, slots)).fill(0);
+  for (const p of periods) {
+    const from = Math.max(0, Math.floor((p.start.getTime() - t0) / SLOT));
+    const to = Math.min(slots, Math.ceil((p.end.getTime() - t0) / SLOT));
+    for (let i = from; i < to; i++) digits[i] = Math.max(digits[i]!, digitOf[p.type]);
+  }
+  return digits.join('');
 }
 
 /**

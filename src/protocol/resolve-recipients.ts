@@ -2,7 +2,7 @@
 // recipients (To) and options for certificates (CertificateRetrieval, MaxCertificates),
 // suggestions (MaxAmbiguousRecipients), free/busy (Availability, 14.0+) and pictures (14.1+).
 import { el, type WbxmlElement } from '../../wbxml/tree.js';
-import { child, children, expectRoot, has, integer, ProtocolError, text, valueText } from './read.js';
+import { child, children, expectRoot, integer, ProtocolError, text, valueText } from './read.js';
 import { parsePicture, type PictureAnswer, type PictureRequest } from './search.js';
 
 const ns = 'ResolveRecipients';
@@ -50,8 +50,8 @@ export interface ResolveRecipientsRequest {
   MaxAmbiguousRecipients: number;
   /** MS-ASCMD 2.2.3.101: the most certificates in the whole response; no limit when absent. */
   MaxCertificates?: number;
-  /** Free/busy for StartTime–EndTime was asked for (MS-ASCMD 2.2.3.16). */
-  Availability: boolean;
+  /** Free/busy asked for, from StartTime to EndTime (MS-ASCMD 2.2.3.16). */
+  Availability?: { StartTime: Date; EndTime: Date };
   Picture?: PictureRequest;
 }
 
@@ -73,7 +73,6 @@ export function parseResolveRecipientsRequest(body: WbxmlElement | undefined): R
     To,
     CertificateRetrieval: retrieval,
     MaxAmbiguousRecipients: maxAmbiguous,
-    Availability: has(options, 'Availability', ns),
   };
   const maxCertificates = integer(options, 'MaxCertificates', ns);
   if (maxCertificates !== undefined) {
@@ -83,9 +82,21 @@ export function parseResolveRecipientsRequest(body: WbxmlElement | undefined): R
     request.MaxCertificates = maxCertificates;
   }
   const availability = child(options, 'Availability', ns);
-  // MS-ASCMD 2.2.3.16: StartTime is required in an Availability.
-  if (availability !== undefined && text(availability, 'StartTime', ns) === undefined)
-    throw new ProtocolError('Availability without StartTime');
+  if (availability !== undefined) {
+    // MS-ASCMD 2.2.3.16: StartTime and EndTime, each required, in dateTime form
+    const at = (name: string): Date => {
+      const v = text(availability, name, ns);
+      if (v === undefined) throw new ProtocolError(`Availability without ${name}`);
+      const d = new Date(v);
+      if (Number.isNaN(d.getTime())) throw new ProtocolError(`Availability ${name} is not a date-time`);
+      return d;
+    };
+    const StartTime = at('StartTime');
+    const EndTime = at('EndTime');
+    if (EndTime.getTime() <= StartTime.getTime())
+      throw new ProtocolError('Availability EndTime is not after StartTime');
+    request.Availability = { StartTime, EndTime };
+  }
   const picture = parsePicture(child(options, 'Picture', ns), ns);
   if (picture !== undefined) request.Picture = picture;
   return request;
@@ -98,6 +109,8 @@ export interface ResolvedRecipient {
   EmailAddress: string;
   /** Availability Status, when free/busy was asked for (14.0+). */
   Availability?: number;
+  /** MS-ASCMD 2.2.3.107: one digit per 30 minutes from StartTime, with Availability Status 1. */
+  MergedFreeBusy?: string;
   /**
    * Certificates Status and count, when certificates were asked for, with the DER certificates
    * returned (MS-ASCMD 2.2.3.19 Certificate, base64 on the wire).
@@ -140,7 +153,13 @@ export function buildResolveRecipientsResponse(r: ResolveRecipientsResponse): Wb
             el(ns, 'Type', p.Type),
             el(ns, 'DisplayName', p.DisplayName),
             el(ns, 'EmailAddress', p.EmailAddress),
-            p.Availability !== undefined && el(ns, 'Availability', el(ns, 'Status', p.Availability)),
+            p.Availability !== undefined &&
+              el(
+                ns,
+                'Availability',
+                el(ns, 'Status', p.Availability),
+                p.MergedFreeBusy !== undefined && el(ns, 'MergedFreeBusy', p.MergedFreeBusy),
+              ),
             p.Certificates !== undefined &&
               el(
                 ns,

@@ -1,7 +1,7 @@
 // A DAV server that schedules, made from the stack's Radicale (which does not): a loopback proxy
 // that forwards every request and, as configured, adds `calendar-auto-schedule` to the DAV header
-// (RFC 6638 §2) or answers a PROPFIND for the schedule outbox (§2.1.1) itself. It records the
-// requests, so a test can count the backend's questions and see its headers.
+// (RFC 6638 §2) or answers a PROPFIND for the schedule outbox (§2.1.1) or a free-busy-query
+// (RFC 4791 §7.10) itself. It records the requests, so a test can count the backend's questions and see its headers.
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -10,6 +10,8 @@ export interface SchedulingProxyOptions {
   autoSchedule?: boolean;
   /** Answer a PROPFIND for CALDAV:schedule-outbox-URL with `<principal>outbox/`. */
   outbox?: boolean;
+  /** Answer a free-busy-query REPORT (RFC 4791 §7.10) with this VCALENDAR, as servers that have it do. */
+  freeBusy?: string;
 }
 
 export interface SeenRequest {
@@ -53,6 +55,11 @@ export async function startSchedulingProxy(
         res.end(
           `<?xml version="1.0" encoding="utf-8"?><d:multistatus xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:response><d:href>${path}</d:href><d:propstat><d:prop><c:schedule-outbox-URL><d:href>${path}outbox/</d:href></c:schedule-outbox-URL></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>`,
         );
+        return;
+      }
+      if (opts.freeBusy !== undefined && req.method === 'REPORT' && body.includes('free-busy-query')) {
+        res.writeHead(200, { 'Content-Type': 'text/calendar; charset=utf-8' });
+        res.end(opts.freeBusy);
         return;
       }
       const headers: Record<string, string> = {};
