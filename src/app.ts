@@ -242,6 +242,9 @@ export async function openEasd(config: Config, log: Logger): Promise<Easd> {
     bus,
     onError: (err) => log.warn({ err }, 'push'),
     observer: held.observer,
+    // a phone's next Ping follows its last within seconds: the user's entry (its store watch and
+    // quiet folders) waits for it, so that Ping's first look needs no IMAP login (docs/push.md)
+    lingerMs: 60_000,
   });
   const deps: EngineDeps = {
     backend,
