@@ -649,6 +649,9 @@ export class ImapBackend implements Backend {
             const item = emailFromParsed(parsed, {
               bodyPreferences: opts.bodyPreferences,
               ...(opts.MIMESupport !== undefined && { MIMESupport: opts.MIMESupport }),
+              ...(opts.bodyPartPreferences !== undefined && {
+                bodyPartPreferences: opts.bodyPartPreferences,
+              }),
               fileReference: (index) =>
                 fileReference(box.id, mb.uidValidity, msg.uid, parts[index] ?? `#${index}`),
               ...(msg.internalDate !== undefined && { receivedAt: new Date(msg.internalDate) }),

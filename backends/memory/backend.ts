@@ -386,6 +386,7 @@ export class MemoryBackend implements Backend {
         const item = emailFromParsed(await this.parsed(rec), {
           bodyPreferences: opts.bodyPreferences,
           ...(opts.MIMESupport !== undefined && { MIMESupport: opts.MIMESupport }),
+          ...(opts.bodyPartPreferences !== undefined && { bodyPartPreferences: opts.bodyPartPreferences }),
           fileReference: (i) => fileReference(rec.id, i),
           receivedAt: rec.received,
         });

@@ -80,6 +80,11 @@ export interface ReadOptions {
    * Absent means 0. `applyBodyPreferences` (src/backend/body.ts) honours it.
    */
   MIMESupport?: 0 | 1 | 2;
+  /**
+   * MS-ASAIRS 2.2.2.11 BodyPartPreference (14.1+, mail): give EmailItem.BodyPart, the message
+   * without its quoted conversation (`bodyPartOf` in src/convert/mime-body-part.ts does it).
+   */
+  bodyPartPreferences?: BodyPreference[];
 }
 
 /** An item as read: identity, version and content. */

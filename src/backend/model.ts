@@ -22,6 +22,19 @@ export interface Body {
   Preview?: string;
 }
 
+/**
+ * MS-ASAIRS 2.2.2.10 BodyPart (14.1+): the message part of an email — its text without the quoted
+ * conversation — given when the client sent a BodyPartPreference. Status 1 success, 176 too large.
+ */
+export interface BodyPart {
+  Status: 1 | 176;
+  Type: BodyType;
+  EstimatedDataSize: number;
+  Truncated?: boolean;
+  Data?: string;
+  Preview?: string;
+}
+
 /** MS-ASAIRS 2.2.2.12 BodyPreference, as the client sent it. */
 export interface BodyPreference {
   Type: BodyType;
@@ -150,6 +163,8 @@ export interface EmailItem {
   ConversationIndex?: Uint8Array;
   Categories?: string[];
   Body?: Body;
+  /** Only when the read asked for it (ReadOptions.bodyPartPreferences). */
+  BodyPart?: BodyPart;
   Attachments?: Attachment[];
   MeetingRequest?: MeetingRequest;
   // email2

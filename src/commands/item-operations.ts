@@ -2,8 +2,7 @@
 // EmptyFolderContents. Attachments are not read into memory: their bytes go from the store to
 // the client as the response is written, inline (OPAQUE) or as parts of the multipart form.
 import type { WbxmlElement } from '../../wbxml/tree.js';
-import type { Account } from '../backend/contract.js';
-import type { BodyPreference } from '../backend/model.js';
+import type { Account, ReadOptions } from '../backend/contract.js';
 import {
   attachmentProperties,
   itemOperationsBody,
@@ -22,6 +21,7 @@ import { SyncStateStore } from '../state/sync-state.js';
 import { itemIdFor, type CollectionState } from '../sync/collection.js';
 import { backendCall, type EngineContext, type EngineDeps } from './deps.js';
 import { collectionResolver, type Collection } from './move-items.js';
+import { readPrefs } from './search.js';
 import { versionAtLeast, type CommandHandler } from './types.js';
 
 interface Run {
@@ -87,13 +87,8 @@ async function fetchOne(run: Run, op: FetchRequest): Promise<FetchResponse> {
   return fetchItem(run, op, echo);
 }
 
-function readOptions(o: FetchOptions): { bodyPreferences: BodyPreference[]; MIMESupport?: 0 | 1 | 2 } {
-  const bodyPreferences = o.BodyPreference.filter((p): p is BodyPreference => [1, 2, 3, 4].includes(p.Type));
-  const mime = o.MIMESupport;
-  return mime === 0 || mime === 1 || mime === 2
-    ? { bodyPreferences, MIMESupport: mime }
-    : { bodyPreferences };
-}
+// BodyPreference, BodyPartPreference and MIMESupport read as for Search (and Sync).
+const readOptions = (o: FetchOptions): ReadOptions => readPrefs(o);
 
 async function fetchItem(run: Run, op: FetchRequest, echo: FetchResponse): Promise<FetchResponse> {
   const { deps, ctx } = run;

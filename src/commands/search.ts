@@ -125,14 +125,22 @@ export async function findMail(
 export interface ReadPrefs {
   bodyPreferences: BodyPreference[];
   MIMESupport?: 0 | 1 | 2;
+  bodyPartPreferences?: BodyPreference[];
 }
 
-export function readPrefs(o: Pick<SearchOptions, 'BodyPreference' | 'MIMESupport'>): ReadPrefs {
-  const bodyPreferences = o.BodyPreference.filter((p): p is BodyPreference => [1, 2, 3, 4].includes(p.Type));
+/** Sync-style Options (BodyPreference, BodyPartPreference, MIMESupport) as a backend read's options. */
+export function readPrefs(
+  o: Pick<SearchOptions, 'BodyPreference' | 'BodyPartPreference' | 'MIMESupport'>,
+): ReadPrefs {
+  const known = (list: SearchOptions['BodyPreference']): BodyPreference[] =>
+    list.filter((p): p is BodyPreference => [1, 2, 3, 4].includes(p.Type));
   const mime = o.MIMESupport;
-  return mime === 0 || mime === 1 || mime === 2
-    ? { bodyPreferences, MIMESupport: mime }
-    : { bodyPreferences };
+  const parts = known(o.BodyPartPreference ?? []);
+  return {
+    bodyPreferences: known(o.BodyPreference),
+    ...((mime === 0 || mime === 1 || mime === 2) && { MIMESupport: mime }),
+    ...(parts.length > 0 && { bodyPartPreferences: parts }),
+  };
 }
 
 async function readHits(

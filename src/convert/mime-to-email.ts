@@ -6,6 +6,7 @@ import PostalMime, { type Address, type Email, type Mailbox } from 'postal-mime'
 import { applyBodyPreferences, type BodySource } from '../backend/body.js';
 import type { Attachment, BodyPreference, EmailItem, MeetingRequest } from '../backend/model.js';
 import { icsToCalendar } from './icalendar.js';
+import { bodyPartOf } from './mime-body-part.js';
 import { firstText, parseCalendar, readTime, timeContext } from './icalendar-common.js';
 
 /** A parsed message; parse once, convert with different preferences as often as needed. */
@@ -17,6 +18,8 @@ export interface ParsedMime {
 export interface MimeToEmailOptions {
   bodyPreferences: readonly BodyPreference[];
   MIMESupport?: 0 | 1 | 2;
+  /** MS-ASAIRS 2.2.2.11: when given, the item carries BodyPart (mime-body-part.ts). */
+  bodyPartPreferences?: readonly BodyPreference[];
   /** The FileReference for the attachment at `index` (its position in `ParsedMime.email.attachments`). */
   fileReference(index: number): string;
   /** When the store received the message (IMAP INTERNALDATE); the Date header otherwise. */
@@ -286,6 +289,10 @@ export function emailFromParsed(parsed: ParsedMime, opts: MimeToEmailOptions): E
   const from = formatList(email.from);
   const sender = formatList(email.sender);
   const body = applyBodyPreferences(bodySource(parsed), opts.bodyPreferences, opts.MIMESupport ?? 0);
+  const bodyPart =
+    opts.bodyPartPreferences === undefined
+      ? undefined
+      : bodyPartOf(texts(email), opts.bodyPartPreferences, htmlToPlain);
   const atts = attachments(email, opts.fileReference);
   const threadIndex = header(email, 'thread-index');
   const convId = conversationId(email);
@@ -314,6 +321,7 @@ export function emailFromParsed(parsed: ParsedMime, opts: MimeToEmailOptions): E
   if (sender !== undefined && sender !== from) item.Sender = sender;
   set('DateReceived', received);
   set('Body', body);
+  set('BodyPart', bodyPart);
   if (atts.length > 0) item.Attachments = atts;
   set('MessageId', email.messageId);
   set('ConversationId', convId);

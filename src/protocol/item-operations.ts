@@ -36,6 +36,8 @@ export interface ByteRange {
 /** MS-ASCMD 2.2.3.125.3 Options (ItemOperations Fetch): what easd reads of it. */
 export interface FetchOptions {
   BodyPreference: BodyPreference[];
+  /** MS-ASAIRS 2.2.2.11 (14.1+): the message part wanted too; absent when not asked. */
+  BodyPartPreference?: BodyPreference[];
   MIMESupport?: number;
   Range?: ByteRange;
 }
@@ -97,6 +99,7 @@ function parseFetchOptions(e: WbxmlElement | undefined): FetchOptions {
   // The airsync:MIMESupport and airsyncbase:BodyPreference children read as in Sync's Options.
   const sync = parseSyncOptions(e);
   const options: FetchOptions = { BodyPreference: sync.BodyPreference };
+  if (sync.BodyPartPreference.length > 0) options.BodyPartPreference = sync.BodyPartPreference;
   if (sync.MIMESupport !== undefined) options.MIMESupport = sync.MIMESupport;
   const range = text(e, 'Range', ns);
   if (range !== undefined) options.Range = parseRange(range);

@@ -108,6 +108,8 @@ export interface SearchOptions {
   DeepTraversal: boolean;
   RebuildResults: boolean;
   BodyPreference: BodyPreference[];
+  /** MS-ASAIRS 2.2.2.11 (14.1+): the message part wanted too; absent when not asked. */
+  BodyPartPreference?: BodyPreference[];
   MIMESupport?: number;
   /** 14.1+ (MS-ASCMD 2.2.3.135.3): the client asks for contact pictures (GAL store). */
   Picture?: PictureRequest;
@@ -151,6 +153,7 @@ function parseOptions(e: WbxmlElement | undefined): SearchOptions {
   // airsync:MIMESupport and airsyncbase:BodyPreference read as in Sync's Options.
   const sync = parseSyncOptions(e);
   options.BodyPreference = sync.BodyPreference;
+  if (sync.BodyPartPreference.length > 0) options.BodyPartPreference = sync.BodyPartPreference;
   if (sync.MIMESupport !== undefined) options.MIMESupport = sync.MIMESupport;
   const picture = parsePicture(child(e, 'Picture', ns), ns);
   if (picture !== undefined) options.Picture = picture;

@@ -2,7 +2,7 @@
 // the server's changes in windows. The state kept per collection is the map of what the device
 // holds (item id → version); the generic differ derives everything to send from it.
 import type { WbxmlElement } from '../../wbxml/tree.js';
-import type { Account, Backend, ItemStamp } from '../backend/contract.js';
+import type { Account, Backend, ItemStamp, ReadOptions } from '../backend/contract.js';
 import type { InvitationPlanner } from '../calendar/invitations.js';
 import { BackendError, isBackendError } from '../backend/errors.js';
 import { draftForSending } from '../convert/mime-compose.js';
@@ -79,17 +79,18 @@ export function optionsFor(req: SyncCollectionRequest, cls: ItemClass): SyncOpti
   return req.options.find((o) => o.Class === undefined || o.Class === cls) ?? req.options[0];
 }
 
-function readOptions(o: SyncOptions | undefined): {
-  bodyPreferences: ModelBodyPreference[];
-  MIMESupport?: 0 | 1 | 2;
-} {
-  const prefs = (o?.BodyPreference ?? [])
-    .filter((p) => p.Type >= 1 && p.Type <= 4)
-    .map((p) => ({ ...p, Type: p.Type as ModelBodyPreference['Type'] }));
+function readOptions(o: SyncOptions | undefined): ReadOptions {
+  const known = (list: SyncOptions['BodyPreference'] | undefined): ModelBodyPreference[] =>
+    (list ?? [])
+      .filter((p) => p.Type >= 1 && p.Type <= 4)
+      .map((p) => ({ ...p, Type: p.Type as ModelBodyPreference['Type'] }));
   const mime = o?.MIMESupport;
-  return mime === 0 || mime === 1 || mime === 2
-    ? { bodyPreferences: prefs, MIMESupport: mime }
-    : { bodyPreferences: prefs };
+  const parts = known(o?.BodyPartPreference);
+  return {
+    bodyPreferences: known(o?.BodyPreference),
+    ...((mime === 0 || mime === 1 || mime === 2) && { MIMESupport: mime }),
+    ...(parts.length > 0 && { bodyPartPreferences: parts }),
+  };
 }
 
 /** MS-ASCMD 2.2.3.70.1 FilterType → the oldest date to sync (0 = everything; 8 incomplete tasks). */

@@ -746,3 +746,114 @@ describe('a rich message through easd (16.1)', () => {
     );
   }, 60_000);
 });
+
+describe('BodyPartPreference / BodyPart (MS-ASAIRS 2.2.2.10, 2.2.2.11) on Dovecot', () => {
+  const quotedHtml = (marker: string): string =>
+    `<html><body><p>Sounds good, see you at ${marker}.</p><div class="gmail_quote"><div>On Mon, Bob wrote:</div><blockquote class="gmail_quote">Shall we meet at noon? EARLIER-${marker}</blockquote></div></body></html>`;
+
+  it('Sync: BodyPart is the HTML of the new part (quoted history left out), with Preview; truncation and AllOrNone (Status 176)', async () => {
+    const name = `BodyPart ${run}`;
+    await createMailbox(name);
+    await deliver(name, `html reply ${run}`, {
+      headers: 'MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n',
+      body: quotedHtml('noon'),
+    });
+    await deliver(name, `plain reply ${run}`, {
+      headers: 'MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n',
+      body: 'Yes <please>, noon works.\r\n\r\nOn Mon, 7 Dec 2026, Bob <bob@easd.test> wrote:\r\n> Shall we meet at noon? EARLIER-plain\r\n',
+    });
+    const phone = await Phone.open(carol);
+    const id = phone.folders.get(name)!;
+    const part = (add: WbxmlElement | undefined): Record<string, string | undefined> => {
+      const p = findAll(add, 'BodyPart')[0];
+      return Object.fromEntries(
+        ['Status', 'Type', 'EstimatedDataSize', 'Truncated', 'Data', 'Preview'].map((n) => [
+          n,
+          findText(p, n),
+        ]),
+      );
+    };
+    const options = (pref: string): string =>
+      `<BodyPreference xmlns="AirSyncBase:"><Type>1</Type><TruncationSize>500</TruncationSize></BodyPreference><BodyPartPreference xmlns="AirSyncBase:"><Type>2</Type>${pref}</BodyPartPreference>`;
+    const whole = await phone.sync(id, { options: options('<Preview>40</Preview>') });
+    const adds = findAll(whole.doc, 'Add');
+    const html = adds.find((a) => findText(a, 'Subject') === `html reply ${run}`);
+    const plain = adds.find((a) => findText(a, 'Subject') === `plain reply ${run}`);
+    expect(findText(html, 'Data')).toContain('EARLIER-noon'); // the Body is the whole message, in plain text
+    const htmlPart = part(html);
+    expect([htmlPart['Status'], htmlPart['Type'], htmlPart['Truncated']]).toEqual(['1', '2', undefined]);
+    expect(htmlPart['Data']).toContain('Sounds good, see you at noon.');
+    expect(htmlPart['Data']).not.toContain('EARLIER');
+    expect(Number(htmlPart['EstimatedDataSize'])).toBe(Buffer.byteLength(htmlPart['Data']!));
+    expect(htmlPart['Preview']).toBe('Sounds good, see you at noon.');
+    const plainPart = part(plain);
+    expect(plainPart['Data']).toContain('Yes &lt;please&gt;, noon works.');
+    expect(plainPart['Data']).not.toContain('EARLIER');
+    expect(plainPart['Preview']).toBe('Yes <please>, noon works.');
+
+    // a new phone asks for at most 20 bytes, then for all or none of 20 bytes
+    const cut = await Phone.open(carol);
+    const cutAdds = findAll(
+      (await cut.sync(id, { options: options('<TruncationSize>20</TruncationSize>') })).doc,
+      'Add',
+    );
+    const cutPart = part(cutAdds.find((a) => findText(a, 'Subject') === `html reply ${run}`));
+    expect([cutPart['Status'], cutPart['Truncated'], cutPart['EstimatedDataSize']]).toEqual([
+      '1',
+      '1',
+      htmlPart['EstimatedDataSize'],
+    ]);
+    expect(Buffer.byteLength(cutPart['Data']!)).toBeLessThanOrEqual(20);
+    const none = await Phone.open(carol);
+    const noneAdds = findAll(
+      (
+        await none.sync(id, {
+          options: options('<TruncationSize>20</TruncationSize><AllOrNone>1</AllOrNone>'),
+        })
+      ).doc,
+      'Add',
+    );
+    const nonePart = part(noneAdds.find((a) => findText(a, 'Subject') === `html reply ${run}`));
+    expect([nonePart['Status'], nonePart['Truncated'], nonePart['Data']]).toEqual(['176', '1', undefined]);
+
+    // 14.0 has no BodyPart (MS-ASAIRS 2.2.2.10: 14.1+)
+    const old = await Phone.open(carol, '14.0');
+    const oldAdds = findAll((await old.sync(id, { options: options('') })).doc, 'Add');
+    expect(oldAdds.length).toBe(2);
+    expect(findAll(oldAdds[0], 'BodyPart')).toEqual([]);
+  }, 60_000);
+
+  it('ItemOperations Fetch and Search (Mailbox) give the BodyPart they are asked for', async () => {
+    const name = `BodyPart ops ${run}`;
+    await createMailbox(name);
+    const word = `partword${Date.now()}`;
+    await deliver(name, `ops reply ${word}`, {
+      headers: 'MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n',
+      body: quotedHtml(word),
+    });
+    const phone = await Phone.open(carol);
+    const id = phone.folders.get(name)!;
+    const [add] = await phone.drain(id);
+    const partPref =
+      '<BodyPartPreference xmlns="AirSyncBase:"><Type>2</Type><Preview>100</Preview></BodyPartPreference>';
+    const fetched = await phone.command(
+      'ItemOperations',
+      `<ItemOperations xmlns="ItemOperations:"><Fetch><Store>Mailbox</Store><ServerId xmlns="AirSync:">${findText(add, 'ServerId')}</ServerId><CollectionId xmlns="AirSync:">${id}</CollectionId><Options><BodyPreference xmlns="AirSyncBase:"><Type>2</Type></BodyPreference>${partPref}</Options></Fetch></ItemOperations>`,
+    );
+    const fetchedPart = findAll(fetched.doc, 'BodyPart')[0];
+    expect(findText(fetchedPart, 'Status')).toBe('1');
+    expect(findText(fetchedPart, 'Data')).toContain(`see you at ${word}`);
+    expect(findText(fetchedPart, 'Data')).not.toContain('EARLIER');
+    expect(findText(fetchedPart, 'Preview')).toBe(`Sounds good, see you at ${word}.`);
+    expect(findText(findAll(fetched.doc, 'Body')[0], 'Data')).toContain(`EARLIER-${word}`);
+
+    const found = await phone.command(
+      'Search',
+      `<Search xmlns="Search:"><Store><Name>Mailbox</Name><Query><And><Class xmlns="AirSync:">Email</Class><CollectionId xmlns="AirSync:">${id}</CollectionId><FreeText>${word}</FreeText></And></Query><Options><Range>0-9</Range><BodyPreference xmlns="AirSyncBase:"><Type>1</Type></BodyPreference>${partPref}</Options></Store></Search>`,
+    );
+    expect(findAll(found.doc, 'Result')).toHaveLength(1);
+    const foundPart = findAll(found.doc, 'BodyPart')[0];
+    expect([findText(foundPart, 'Status'), findText(foundPart, 'Type')]).toEqual(['1', '2']);
+    expect(findText(foundPart, 'Data')).not.toContain('EARLIER');
+  }, 60_000);
+});

@@ -4,7 +4,7 @@
 // Bcc and attachment Add/Delete from 16.0. In a MeetingRequest, 16.x replaces email:Location by
 // airsyncbase:Location and GlobalObjId by calendar:UID.
 import type { WbxmlElement } from '../../../wbxml/tree.js';
-import type { EmailFlag, EmailItem, MeetingRequest, Recurrence } from '../../backend/model.js';
+import type { BodyPart, EmailFlag, EmailItem, MeetingRequest, Recurrence } from '../../backend/model.js';
 import { ProtocolError } from '../read.js';
 import {
   attachmentsRow,
@@ -28,6 +28,7 @@ import {
   timeZone,
   unsigned,
   type ItemContext,
+  type Kind,
   type ParsedRows,
   type Row,
 } from './common.js';
@@ -113,6 +114,23 @@ const field = rowsFor<EmailItem>();
  * order is valid). Not spec elements, never written: MessageId. Not Email elements at top level:
  * CalendarType, IsLeapMonth, FirstDayOfWeek (they are children of MeetingRequest's Recurrence).
  */
+const bodyPartField = rowsFor<BodyPart>();
+// MS-ASAIRS 2.2.2.10: Status, Type, EstimatedDataSize, Truncated, Data, Preview (xs:sequence).
+const bodyPart: Kind<BodyPart> = {
+  ...record<BodyPart>([
+    bodyPartField('Status', ASB, 'Status', enumeration([1, 176] as const)),
+    bodyPartField('Type', ASB, 'Type', bodyType),
+    bodyPartField('EstimatedDataSize', ASB, 'EstimatedDataSize', unsigned),
+    bodyPartField('Truncated', ASB, 'Truncated', boolean),
+    bodyPartField('Data', ASB, 'Data', text),
+    bodyPartField('Preview', ASB, 'Preview', text),
+  ]),
+  // MS-ASAIRS 2.2.2.10: "Command requests MUST NOT include the BodyPart element."
+  parse: () => {
+    throw new ProtocolError('BodyPart is not allowed in a request');
+  },
+};
+
 export const emailRows: Row<EmailItem>[] = [
   field('To', E, 'To', text),
   field('Cc', E, 'Cc', text),
@@ -126,6 +144,8 @@ export const emailRows: Row<EmailItem>[] = [
   field('Read', E, 'Read', boolean),
   attachmentsRow<EmailItem>('12.0'),
   field('Body', ASB, 'Body', body),
+  // MS-ASAIRS 2.2.2.10 BodyPart: 14.1+, server to client only
+  field('BodyPart', ASB, 'BodyPart', bodyPart, { since: '14.1' }),
   field('MessageClass', E, 'MessageClass', text),
   field('MeetingRequest', E, 'MeetingRequest', meetingRequest),
   field('InternetCPID', E, 'InternetCPID', text),
