@@ -9,7 +9,7 @@ import tls from 'node:tls';
 import path from 'node:path';
 import { createClient } from '@keyv/redis';
 import { ImapFlow } from 'imapflow';
-import nodemailer from 'nodemailer';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { openCalDavBackend } from '../../backends/caldav/index.js';
 import { openCardDavBackend } from '../../backends/carddav/index.js';
 import { parseServerUrl } from '../../backends/imap/index.js';
@@ -219,17 +219,33 @@ async function checkSmtp(
       ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) }
       : undefined;
   const auth = relay ?? (account === undefined ? undefined : { user: account.user, pass: account.password });
-  const transport = nodemailer.createTransport({
+  // One connection as easd's sender makes it (STARTTLS when offered), then AUTH by hand: nodemailer
+  // skips the login when the server offers no AUTH and would report that as a success.
+  const connection = new SMTPConnection({
     host: url.hostname,
     port,
     secure,
-    ...(auth === undefined ? {} : { auth }),
     connectionTimeout: timeoutMs,
     greetingTimeout: timeoutMs,
     socketTimeout: timeoutMs,
   });
+  // Connection errors (refused, TLS) come as events, not through connect's callback.
+  const broken = new Promise<never>((_resolve, reject) => connection.on('error', reject));
+  broken.catch(() => undefined);
   try {
-    await transport.verify();
+    await Promise.race([broken, new Promise<void>((resolve) => connection.connect(() => resolve()))]);
+    if (auth !== undefined) {
+      if ((connection as unknown as { allowsAuth?: boolean }).allowsAuth !== true)
+        return fail(
+          `${where}: the server offers no AUTH${connection.secure ? '' : ' (and no STARTTLS)'} — easd sends as the user with their password, so use the submission port (587 or 465) where the server asks for a login`,
+        );
+      await Promise.race([
+        broken,
+        new Promise<void>((resolve, reject) =>
+          connection.login(auth, (err) => (err === undefined || err === null ? resolve() : reject(err))),
+        ),
+      ]);
+    }
   } catch (err) {
     const e = err as { code?: string; response?: string };
     if (e.code === 'EAUTH')
@@ -240,7 +256,8 @@ async function checkSmtp(
       `${where}: ${explain(err, `is the mail server running and accepting submission on ${url.hostname}:${port}?`)}`,
     );
   } finally {
-    transport.close();
+    if (connection.stage === 'connected') connection.quit();
+    else connection.close();
   }
   if (auth === undefined) return ok(`${where}: reachable (log in not tried without a test account)`);
   return ok(

@@ -6,6 +6,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { explain, runChecks } from '../../src/admin/check.js';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -136,6 +137,27 @@ describe('easd check', () => {
     expect(line(lines, 'CardDAV')).toMatch(/^FAIL .*login as alice refused \(HTTP 401\)/);
     expect(line(lines, 'CalDAV')).toMatch(/^FAIL .*login as alice refused \(HTTP 401\)/);
     expect(lines.join('\n')).not.toContain(wrong.password);
+  });
+
+  it('reports an SMTP server that offers no AUTH instead of calling it a login', async () => {
+    // An MTA port (25) instead of submission: it takes mail without a login, so nodemailer's
+    // verify() skips AUTH and succeeds.
+    const mta = new SMTPServer({ disabledCommands: ['AUTH', 'STARTTLS'], logger: false });
+    await new Promise<void>((resolve) => mta.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (mta.server.address() as { port: number }).port;
+      const { code, lines } = await check(stackConfig({ EASD_SMTP_URL: `smtp://127.0.0.1:${port}` }));
+      expect(code).toBe(1);
+      expect(line(lines, 'SMTP')).toBe(
+        `FAIL  SMTP     SMTP at smtp://127.0.0.1:${port}: the server offers no AUTH (and no STARTTLS) — easd sends as the user with their password, so use the submission port (587 or 465) where the server asks for a login`,
+      );
+      // Without a test account the server is only reached.
+      expect(
+        line((await check(stackConfig({ EASD_SMTP_URL: `smtp://127.0.0.1:${port}` }), null)).lines, 'SMTP'),
+      ).toMatch(/^OK .*reachable \(log in not tried without a test account\)$/);
+    } finally {
+      await new Promise<void>((resolve) => mta.close(() => resolve()));
+    }
   });
 
   it('hides the relay password of EASD_SMTP_URL', async () => {
