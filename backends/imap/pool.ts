@@ -39,15 +39,22 @@ export function isAuthFailure(e: unknown): boolean {
 }
 
 /**
- * The reason Node's TLS gave for refusing the server's certificate (untrusted issuer, wrong host
- * name, expired), or undefined for any other failure. Set EASD_MAIL_CA for a private CA.
+ * What went wrong with TLS, for the log and the error: the reason Node's TLS gave for refusing the
+ * server's certificate (untrusted issuer, wrong host name, expired; EASD_MAIL_CA trusts a private
+ * CA), a failed handshake (imaps:// at a plain port), or no STARTTLS where it is required.
+ * Undefined for any other failure.
  */
 export function tlsFailure(e: unknown): string | undefined {
   const err = e as { code?: unknown; message?: unknown } | null;
   const code = typeof err?.code === 'string' ? err.code : '';
-  if (!/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_CERT_ALTNAME/.test(code))
-    return undefined;
-  return `${code}${typeof err?.message === 'string' ? ` (${err.message})` : ''}`;
+  const message = typeof err?.message === 'string' ? err.message : '';
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_CERT_ALTNAME/.test(code))
+    return `IMAP server certificate not trusted: ${code}${message === '' ? '' : ` (${message})`}`;
+  if (/^ERR_SSL_/.test(code))
+    return `TLS with the IMAP server failed: ${code} (imaps:// pointed at a port without TLS?)`;
+  if (/does not support STARTTLS/i.test(message))
+    return 'the IMAP server offers no STARTTLS, which the URL requires (starttls=required)';
+  return undefined;
 }
 
 /**
@@ -79,12 +86,9 @@ export function connector(server: ServerConfig, login: string, password: string)
     } catch (e) {
       client.close();
       if (isAuthFailure(e)) throw new BackendError('auth', 'IMAP login refused', { cause: e });
+      // a TLS setup problem needs the admin, not a quick retry
       const tls = tlsFailure(e);
-      if (tls !== undefined)
-        throw new BackendError('unavailable', `IMAP server certificate not trusted: ${tls}`, {
-          cause: e,
-          retryAfter: 300,
-        });
+      if (tls !== undefined) throw new BackendError('unavailable', tls, { cause: e, retryAfter: 300 });
       throw new BackendError('unavailable', 'IMAP server unreachable', { cause: e, retryAfter: 30 });
     }
     return client;

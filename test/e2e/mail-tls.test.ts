@@ -237,18 +237,35 @@ describe('IMAP and SMTP over TLS with a private CA (EASD_MAIL_CA)', () => {
     60_000,
   );
 
-  it('imap://…?starttls=required refuses a server that offers no STARTTLS (503), the password never sent', async () => {
-    const stack = inject('stack'); // the shared Dovecot: plain IMAP only
-    const { easd, log } = await easdWith({
-      EASD_IMAP_URL: `imap://${stack.imap.host}:${stack.imap.port}?starttls=required`,
-    });
-    const res = await phoneOf(easd).command(
-      'FolderSync',
-      '<FolderSync xmlns="FolderHierarchy:"><SyncKey>0</SyncKey></FolderSync>',
-    );
-    expect(res.status).toBe(503);
-    expect(log.map((l) => String(l['msg']))).toContain('mail login failed: IMAP server unreachable');
-  }, 60_000);
+  it.each([
+    [
+      'imap://…?starttls=required at a server without STARTTLS',
+      '?starttls=required',
+      'imap',
+      'the IMAP server offers no STARTTLS, which the URL requires (starttls=required)',
+    ],
+    [
+      'imaps:// at a port without TLS',
+      '',
+      'imaps',
+      'TLS with the IMAP server failed: ERR_SSL_WRONG_VERSION_NUMBER (imaps:// pointed at a port without TLS?)',
+    ],
+  ])(
+    '%s: 503 and a log line that says so',
+    async (_name, query, scheme, reason) => {
+      const stack = inject('stack'); // the shared Dovecot: plain IMAP only
+      const { easd, log } = await easdWith({
+        EASD_IMAP_URL: `${scheme}://${stack.imap.host}:${stack.imap.port}${query}`,
+      });
+      const res = await phoneOf(easd).command(
+        'FolderSync',
+        '<FolderSync xmlns="FolderHierarchy:"><SyncKey>0</SyncKey></FolderSync>',
+      );
+      expect(res.status).toBe(503);
+      expect(log.map((l) => String(l['msg']))).toContain(`mail login failed: ${reason}`);
+    },
+    60_000,
+  );
 
   it('an SMTP server whose certificate does not name the host: SendMail answered 503, nothing sent', async () => {
     const { easd } = await easdWith({
