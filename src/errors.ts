@@ -30,8 +30,9 @@ export class EasHttpError extends Error {
   /** Extra response headers (Retry-After, WWW-Authenticate, MS-ASProtocolVersions, …). */
   readonly headers: Record<string, string>;
 
-  constructor(code: ErrorCode, detail?: string, headers: Record<string, string> = {}) {
-    super(detail ?? errorCatalogue[code].message);
+  /** `cause`: what led to it (a BackendError), logged with the refusal but never sent. */
+  constructor(code: ErrorCode, detail?: string, headers: Record<string, string> = {}, cause?: unknown) {
+    super(detail ?? errorCatalogue[code].message, cause === undefined ? undefined : { cause });
     this.name = 'EasHttpError';
     this.code = code;
     this.httpStatus = errorCatalogue[code].http;

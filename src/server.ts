@@ -167,7 +167,18 @@ export async function buildServer<A extends AccountInfo>(opts: ServerOptions<A>)
       // Before login succeeded, the name the client claimed (never the password): a "401 loop"
       // is found in the log by user name.
       const claimed = req.easLog?.user ?? parseBasicAuth(req.headers.authorization)?.user;
-      req.log.info({ code: err.code, detail: err.message, ...(claimed ? { user: claimed } : {}) }, 'refused');
+      // The store's own words (an SMTP reply, a certificate error) say why; BackendError messages
+      // hold no secrets (src/backend/errors.ts). They are logged, never sent.
+      const reason = err.cause instanceof Error ? err.cause.message : undefined;
+      req.log.info(
+        {
+          code: err.code,
+          detail: err.message,
+          ...(reason ? { reason } : {}),
+          ...(claimed ? { user: claimed } : {}),
+        },
+        'refused',
+      );
       return sendError(reply, err);
     }
     const fst = err as { code?: string; statusCode?: number; message?: string };

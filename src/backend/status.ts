@@ -148,11 +148,14 @@ export function statusFor(
 export function httpErrorFor(error: BackendError, defaultRetryAfterSeconds = 30): EasHttpError | undefined {
   switch (error.kind) {
     case 'auth':
-      return new EasHttpError('auth-failed', undefined, { 'WWW-Authenticate': 'Basic realm="easd"' });
+      return new EasHttpError('auth-failed', undefined, { 'WWW-Authenticate': 'Basic realm="easd"' }, error);
     case 'unavailable':
-      return new EasHttpError('backend-unavailable', undefined, {
-        'Retry-After': String(Math.max(1, Math.round(error.retryAfter ?? defaultRetryAfterSeconds))),
-      });
+      return new EasHttpError(
+        'backend-unavailable',
+        undefined,
+        { 'Retry-After': String(Math.max(1, Math.round(error.retryAfter ?? defaultRetryAfterSeconds))) },
+        error,
+      );
     default:
       return undefined;
   }
