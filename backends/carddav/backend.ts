@@ -76,6 +76,8 @@ interface FolderInfo extends Folder {
   /** Absolute URL of the collection, ending in `/`. */
   url: string;
   version: '3.0' | '4.0';
+  /** The address book listed the versions it takes (supported-address-data). */
+  advertised: boolean;
   syncCollection: boolean;
 }
 
@@ -242,6 +244,7 @@ export class CardDavBackend implements Backend {
         class: 'Contacts' as const,
         role: null,
         version: versions.includes('4.0') ? '4.0' : versions.includes('3.0') ? '3.0' : this.opts.vcardVersion,
+        advertised: versions.length > 0,
         // without a supported-report-set, try it: a refusal is cursor-expired, and easd lists
         syncCollection:
           reports === undefined || reports.getElementsByTagNameNS(DAV, 'sync-collection').length > 0,
@@ -547,8 +550,17 @@ export class CardDavBackend implements Backend {
       opts.ifVersion,
       (current) => {
         try {
-          // the stored card is the base: what the phone does not map survives (src/convert/vcard.ts)
-          return contactToVcard(typed.item, { base: current });
+          // the stored card is the base: what the phone does not map survives (src/convert/vcard.ts).
+          // A 4.0 card with a picture where the book does not say it takes 4.0 becomes the
+          // configured 3.0: such a server (Radicale 3.1) cuts a 4.0 data: URI (see vcardVersion)
+          const asVersion =
+            !f.advertised &&
+            f.version === '3.0' &&
+            typed.item.Picture !== undefined &&
+            readVcard(current).version === '4.0'
+              ? ('3.0' as const)
+              : undefined;
+          return contactToVcard(typed.item, { base: current, ...(asVersion !== undefined && { asVersion }) });
         } catch (e) {
           if (e instanceof VcardSyntaxError)
             throw new BackendError('denied', 'the stored card cannot be read; not overwriting it', {

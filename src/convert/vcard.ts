@@ -43,6 +43,11 @@ export interface ContactToVcardOptions {
   version?: '3.0' | '4.0';
   /** UID of a new card (default: a random urn:uuid). */
   uid?: string;
+  /**
+   * With `base`: write the card in this version instead of the base's. Every mapped line is then
+   * written anew in this version; unmapped lines are kept as they are.
+   */
+  asVersion?: '3.0' | '4.0';
 }
 
 type Field = keyof ContactItem;
@@ -998,9 +1003,11 @@ export function contactToVcard(item: ContactItem, opts: ContactToVcardOptions = 
   }
 
   const base = parseVcard(opts.base);
-  const version: VcardVersion = base.version === '2.1' ? '3.0' : base.version;
+  const baseVersion: VcardVersion = base.version === '2.1' ? '3.0' : base.version;
+  const version: VcardVersion = opts.asVersion ?? baseVersion;
+  const converting = version !== baseVersion;
   const ctx = makeCtx(base, version);
-  const claims = readClaims(base, ctx);
+  const claims = readClaims(base, converting ? makeCtx(base, baseVersion) : ctx);
 
   // replacement lines per base index: a changed unit's lines go where its first line was
   const replaced = new Map<number, VcardProperty[]>();
@@ -1013,10 +1020,15 @@ export function contactToVcard(item: ContactItem, opts: ContactToVcardOptions = 
     const newSnap = snapshotOf(item, u.fields);
     // Body without Data: a truncated or ghosted note the phone did not send (keep the base's)
     const untouchedNote = u.key === 'NOTE' && item.Body !== undefined && item.Body.Data === undefined;
-    if (untouchedNote || (c !== undefined && JSON.stringify(baseSnap) === JSON.stringify(newSnap))) continue;
+    if (
+      untouchedNote ||
+      (!converting && c !== undefined && JSON.stringify(baseSnap) === JSON.stringify(newSnap))
+    )
+      continue;
     // nothing before, nothing now; FN is required (RFC 6350 §6.2.1), so a card without one gets one
     if (c === undefined && Object.keys(newSnap).length === 0 && u.key !== 'FN') continue;
-    const lines = u.write(item, c === undefined ? [] : c.lines.map((i) => base.props[i]!), ctx);
+    // converting, a line is written fresh: the base's spelling (its name, its parameters) is the old version's
+    const lines = u.write(item, c === undefined || converting ? [] : c.lines.map((i) => base.props[i]!), ctx);
     if (c === undefined) {
       if (lines.length > 0) appended.push({ unit: u, lines });
       continue;

@@ -201,6 +201,62 @@ describe('carddav backend on Radicale', () => {
     await backend.deleteItem(a, book.id, stamp.id, {}, signal);
   });
 
+  it("a picture set on another client's 4.0 card turns it into 3.0 (Radicale would cut the 4.0 photo), keeping what the phone never saw", async () => {
+    const name = `four-${tag()}`;
+    const four = [
+      'BEGIN:VCARD',
+      'VERSION:4.0',
+      `UID:urn:uuid:${name}`,
+      'FN:Grace Hopper',
+      'N:Hopper;Grace;;;',
+      'BDAY:19061209',
+      'RELATED;VALUE=text;TYPE=spouse:Vincent',
+      'X-OTHER-CLIENT:kept',
+      'END:VCARD',
+      '',
+    ].join('\r\n');
+    expect((await raw('PUT', `${bookPath}${name}.vcf`, four)).status).toBe(201);
+    const id = `${name}.vcf`;
+    // without a picture, an edit leaves it 4.0
+    const item = (await read(id))!;
+    await backend.updateItem(
+      a,
+      book.id,
+      id,
+      { class: 'Contacts', item: { ...item, JobTitle: 'Admiral' } },
+      {},
+      signal,
+    );
+    expect(await (await raw('GET', `${bookPath}${id}`)).text()).toMatch(/^BEGIN:VCARD\r\nVERSION:4\.0\r\n/);
+
+    const picture = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(3000)]).toString(
+      'base64',
+    );
+    await backend.updateItem(
+      a,
+      book.id,
+      id,
+      { class: 'Contacts', item: { ...item, JobTitle: 'Admiral', Picture: picture } },
+      {},
+      signal,
+    );
+    const lines = (await (await raw('GET', `${bookPath}${id}`)).text())
+      .replace(/\r\n[ \t]/g, '')
+      .split('\r\n');
+    expect(lines).toContain('VERSION:3.0');
+    expect(lines).toContain(`PHOTO;ENCODING=b;TYPE=JPEG:${picture}`);
+    expect(lines).toContain('BDAY:1906-12-09');
+    expect(lines).toContain('X-OTHER-CLIENT:kept');
+    expect(lines).toContain('TITLE:Admiral');
+    expect(await read(id)).toMatchObject({
+      FileAs: 'Grace Hopper',
+      Spouse: 'Vincent',
+      Picture: picture,
+      JobTitle: 'Admiral',
+    });
+    await backend.deleteItem(a, book.id, id, {}, signal);
+  });
+
   it('makes 4.0 cards when configured so', async () => {
     const four = await openCardDavBackend({ url: stack.dav.url, vcardVersion: '4.0' });
     const acc = (await four.authenticate(alice.user, alice.password, signal))!;
