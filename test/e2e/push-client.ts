@@ -7,10 +7,12 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { openImapBackend, type ImapBackend } from '../../backends/imap/index.js';
 import type { ImapBackendOptions } from '../../backends/imap/options.js';
+import { HeldRequests } from '../../src/admin/held.js';
 import type { Account, Backend } from '../../src/backend/contract.js';
 import { defaultPushSettings, type EngineDeps, type PushSettings } from '../../src/commands/deps.js';
 import { createEngineGate, createHandlers } from '../../src/commands/index.js';
 import type { WebhookEvent } from '../../src/http/webhook.js';
+import type { EasdMetrics } from '../../src/metrics/index.js';
 import { localBus, redisBus } from '../../src/push/bus.js';
 import { PushHub } from '../../src/push/hub.js';
 import { buildServer } from '../../src/server.js';
@@ -125,6 +127,8 @@ export interface PushEasdOptions {
   pushSettings?: Partial<PushSettings>;
   /** How long the hub keeps a user's entry after the last held request (default 0). */
   hubLingerMs?: number;
+  /** Held requests and wake latency recorded here, as app.ts wires them. */
+  metrics?: EasdMetrics;
 }
 
 /** easd on the IMAP backend, state and push on Redis, as app.ts composes it (not listening). */
@@ -146,12 +150,14 @@ export async function startPushEasd(opts: PushEasdOptions): Promise<PushEasd> {
     ? await redisBus(opts.stateUrl, `easd-${opts.namespace}`)
     : localBus();
   const log = opts.logger;
+  const held = opts.metrics === undefined ? undefined : new HeldRequests({ metrics: opts.metrics });
   const hub = new PushHub({
     backend: served,
     bus,
     coalesceMs: 5,
     pollMs: 600_000,
     ...(opts.hubLingerMs !== undefined && { lingerMs: opts.hubLingerMs }),
+    ...(held !== undefined && { observer: held.observer }),
     ...(log !== undefined && { onError: (err: unknown) => log.warn({ err }, 'push') }),
   });
   const deps: EngineDeps = {
@@ -166,6 +172,7 @@ export async function startPushEasd(opts: PushEasdOptions): Promise<PushEasd> {
     authenticate: (u, p, s) => served.authenticate(u, p, s),
     handlers: createHandlers(deps),
     gate: createEngineGate(deps),
+    ...(held !== undefined && { held }),
     ...(hook !== undefined && {
       webhook: {
         secret: hook.secret,

@@ -17,6 +17,7 @@ import {
   startDovecot,
   type DovecotInstance,
 } from '../stack/dovecot.js';
+import { EasdMetrics } from '../../src/metrics/index.js';
 import { spawnDaemon, tcpExchange, waitUntilReady } from '../stack/process.js';
 import type { TestUser } from '../stack/users.js';
 import type { EasReply } from '../support/eas-client.js';
@@ -29,6 +30,7 @@ const erin: TestUser = { user: 'erin', password: 'erin-pw-2Wm8', email: 'erin@ea
 const hal: TestUser = { user: 'hal', password: 'hal-pw-7Kc3', email: 'hal@easd.test' };
 const kim: TestUser = { user: 'kim', password: 'kim-pw-9Hs6', email: 'kim@easd.test' };
 const lee: TestUser = { user: 'lee', password: 'lee-pw-3Vb8', email: 'lee@easd.test' };
+const mia: TestUser = { user: 'mia', password: 'mia-pw-6Jp2', email: 'mia@easd.test' };
 
 let dir: string;
 let dovecot: DovecotInstance;
@@ -53,7 +55,7 @@ function startEasd(watchNotify: boolean): Promise<PushEasd> {
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'easd-push-imap-'));
   await chmod(dir, 0o755);
-  dovecot = await startDovecot(path.join(dir, 'dovecot'), [dana, erin, hal, kim, lee]);
+  dovecot = await startDovecot(path.join(dir, 'dovecot'), [dana, erin, hal, kim, lee, mia]);
 });
 afterAll(async () => {
   await dovecot?.stop();
@@ -274,78 +276,103 @@ describe('a lingering watcher', () => {
   });
 });
 
-describe('Ping cycles with a heartbeat longer than every linger', () => {
-  it('two devices of one user Ping on and on: no IMAP login and at most one connection, the watcher alone', async () => {
-    // Scaled down from phones with a 15-minute heartbeat and easd's 60 s: a 2 s heartbeat
-    // outlasts the pool's idle close (300 ms), the watcher's linger (300 ms) and the hub's (1 s).
-    const easd = await startPushEasd({
-      imap: dovecot,
-      backend: { idleTimeoutMs: 300, watchLingerMs: 300 },
-      hubLingerMs: 1000,
-      pushSettings: { heartbeatMin: 1 },
-      stateUrl: stack.redis.url,
-      dataDir: dir,
-      namespace: `pushcycles${run}`,
-    });
-    try {
-      const work = `Work ${run}`;
-      await withImap(lee, async (c) => {
-        await c.mailboxCreate(work);
-        await c.append('INBOX', mail('first'));
+describe.each([
+  ['NOTIFY', true, lee],
+  ['IDLE + STATUS polls', false, mia],
+] as const)(
+  'Ping cycles with a heartbeat longer than every linger, watching with %s',
+  (_name, notify, user) => {
+    it('two devices of one user Ping on and on: no IMAP login and at most one connection, the watcher alone', async () => {
+      // Scaled down from phones with a 15-minute heartbeat and easd's 60 s: a 2 s heartbeat
+      // outlasts the pool's idle close (300 ms), the watcher's linger (300 ms) and the hub's (1 s).
+      const metrics = new EasdMetrics();
+      const easd = await startPushEasd({
+        imap: dovecot,
+        // without NOTIFY the watcher checks the other folders with STATUS on its own connection
+        backend: { idleTimeoutMs: 300, watchLingerMs: 300, watchNotify: notify, watchPollMs: 300 },
+        hubLingerMs: 1000,
+        pushSettings: { heartbeatMin: 1 },
+        metrics,
+        stateUrl: stack.redis.url,
+        dataDir: dir,
+        namespace: `pushcycles${run}${notify ? 'n' : 'i'}`,
       });
-      const phones = [new Phone(easd.app, lee, `CYCLEA${run}`), new Phone(easd.app, lee, `CYCLEB${run}`)];
-      for (const p of phones) {
-        await p.setUp();
-        await p.syncAll('Inbox');
-        await p.syncAll(work);
-      }
-      const state = (): ReturnType<typeof easd.backend.inspect>[number] | undefined =>
-        easd.backend.inspect().find((s) => s.login === lee.user);
-      /** Each phone Pings `cycles` times, each Ping answered by its heartbeat (Status 1), the next sent at once. */
-      const cycles = async (cycles: number, during?: () => Promise<void>): Promise<void> => {
-        await Promise.all(
-          phones.map(async (p) => {
-            for (let i = 0; i < cycles; i++) {
-              const held = p.ping(['Inbox', work], 2);
-              await during?.();
-              expect((await pingStatus(await held)).status).toBe('1');
-            }
-          }),
-        );
-      };
-      // the first cycle logs in: the watcher, and the pool for the first looks
-      await cycles(1);
-      await vi.waitFor(() => expect(state()).toMatchObject({ watching: true, watchLogins: 1 }));
-      const loginsBefore = await imapLogins(dovecot, lee.user);
-      const openedBefore = state()!.opened;
+      try {
+        const work = `Work ${run}`;
+        await withImap(user, async (c) => {
+          await c.mailboxCreate(work);
+          await c.append('INBOX', mail('first'));
+        });
+        const phones = [new Phone(easd.app, user, `CYCLEA${run}`), new Phone(easd.app, user, `CYCLEB${run}`)];
+        for (const p of phones) {
+          await p.setUp();
+          await p.syncAll('Inbox');
+          await p.syncAll(work);
+        }
+        const state = (): ReturnType<typeof easd.backend.inspect>[number] | undefined =>
+          easd.backend.inspect().find((s) => s.login === user.user);
+        /** Each phone Pings `cycles` times, each Ping answered by its heartbeat (Status 1), the next sent at once. */
+        const cycles = async (cycles: number, during?: () => Promise<void>): Promise<void> => {
+          await Promise.all(
+            phones.map(async (p) => {
+              for (let i = 0; i < cycles; i++) {
+                const held = p.ping(['Inbox', work], 2);
+                await during?.();
+                expect((await pingStatus(await held)).status).toBe('1');
+              }
+            }),
+          );
+        };
+        // the first cycle logs in: the watcher, and the pool for the first looks
+        await cycles(1);
+        await vi.waitFor(() => expect(state()).toMatchObject({ watching: true, watchLogins: 1 }));
+        const loginsBefore = await imapLogins(dovecot, user.user);
+        const openedBefore = state()!.opened;
 
-      let most = 0;
-      await cycles(4, async () => {
-        most = Math.max(most, await imapConnections(dovecot, lee.user));
-      });
-      // eight Pings over four heartbeats: nothing asked of Dovecot but the watcher's IDLE
-      expect(await imapLogins(dovecot, lee.user)).toBe(loginsBefore);
-      expect(state()).toMatchObject({ watching: true, watchLogins: 1, opened: openedBefore, connections: 0 });
-      expect(most).toBe(1);
+        let most = 0;
+        await cycles(4, async () => {
+          most = Math.max(most, await imapConnections(dovecot, user.user));
+        });
+        // eight Pings over four heartbeats: nothing asked of Dovecot but the watcher's IDLE
+        expect(await imapLogins(dovecot, user.user)).toBe(loginsBefore);
+        expect(state()).toMatchObject({
+          watching: true,
+          watchLogins: 1,
+          opened: openedBefore,
+          connections: 0,
+        });
+        expect(most).toBe(1);
 
-      // and a change still wakes both at once
-      const both = phones.map((p) => p.ping(['Inbox', work], 60));
-      for (const h of both) expect(await within(h, 300)).toBe(HELD);
-      await withImap(lee, (c) => c.append(work, mail(`cycle news ${run}`)));
-      for (const h of both) {
-        const { status, folders } = await pingStatus(await h);
-        expect([status, folders]).toEqual(['2', [phones[0]!.id(work)]]);
+        // and a change still wakes both at once
+        const both = phones.map((p) => p.ping(['Inbox', work], 60));
+        for (const h of both) expect(await within(h, 300)).toBe(HELD);
+        expect(await sample(metrics, 'easd_held_requests{command="Ping"}')).toBe(2);
+        const wakes = await sample(metrics, 'easd_push_wake_seconds_count');
+        await withImap(user, (c) => c.append(work, mail(`cycle news ${run}`)));
+        for (const h of both) {
+          const { status, folders } = await pingStatus(await h);
+          expect([status, folders]).toEqual(['2', [phones[0]!.id(work)]]);
+        }
+        // the watcher's hint is what woke them: both wakes measured, nothing held
+        expect(await sample(metrics, 'easd_push_wake_seconds_count')).toBe(wakes + 2);
+        expect(await sample(metrics, 'easd_held_requests{command="Ping"}')).toBe(0);
+        // the hub's entry (1 s), the watcher (300 ms) and the pool (300 ms) go in turn
+        await vi.waitFor(() => expect(easd.hub.stats()).toMatchObject({ users: 0, watchers: 0 }), {
+          timeout: 5000,
+        });
+        await expectNothingHeld(easd, user.user);
+      } finally {
+        await easd.close();
       }
-      // the hub's entry (1 s), the watcher (300 ms) and the pool (300 ms) go in turn
-      await vi.waitFor(() => expect(easd.hub.stats()).toMatchObject({ users: 0, watchers: 0 }), {
-        timeout: 5000,
-      });
-      await expectNothingHeld(easd, lee.user);
-    } finally {
-      await easd.close();
-    }
-  }, 60_000);
-});
+    }, 60_000);
+  },
+);
+
+/** A sample's value in the metrics' text exposition. */
+async function sample(metrics: EasdMetrics, name: string): Promise<number> {
+  const line = (await metrics.text()).split('\n').find((l) => l.startsWith(`${name} `));
+  return Number(line?.slice(name.length + 1) ?? NaN);
+}
 
 /**
  * Stops this file's Dovecot (shutdown_clients: every connection drops), waits for `down` while it
