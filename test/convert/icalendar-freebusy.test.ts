@@ -1,0 +1,81 @@
+// busyPeriods: the busy time of one calendar object in a window (src/convert/icalendar-freebusy.ts),
+// one case per rule: all-day dates in the user's zone, DURATION, RDATE, UNTIL as an instant, a
+// zoned daily series over the spring DST change, an override without its master, the busy kinds.
+import { describe, expect, it } from 'vitest';
+import { busyPeriods } from '../../src/convert/icalendar-freebusy.js';
+
+const cal = (...lines: string[]): string =>
+  ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//test//EN', ...lines, 'END:VCALENDAR', ''].join('\r\n');
+const ev = (...lines: string[]): string[] => [
+  'BEGIN:VEVENT',
+  'UID:u1',
+  'DTSTAMP:20260101T000000Z',
+  ...lines,
+  'END:VEVENT',
+];
+const show = (ps: ReturnType<typeof busyPeriods>): string[] =>
+  ps.map((p) => `${p.start.toISOString().slice(0, 16)} ${p.end.toISOString().slice(0, 16)} ${p.type}`).sort();
+const from = new Date('2035-03-01T00:00:00Z');
+const to = new Date('2035-04-30T00:00:00Z');
+
+describe('busyPeriods', () => {
+  it('an all-day event is its day in the user zone', () => {
+    const text = cal(...ev('DTSTART;VALUE=DATE:20350310', 'DTEND;VALUE=DATE:20350311'));
+    expect(show(busyPeriods(text, from, to, { timeZone: 'Europe/Berlin' }))).toEqual([
+      '2035-03-09T23:00 2035-03-10T23:00 busy',
+    ]);
+    expect(show(busyPeriods(text, from, to))).toEqual(['2035-03-10T00:00 2035-03-11T00:00 busy']);
+  });
+
+  it('DURATION, RDATE, and UNTIL as an instant', () => {
+    const text = cal(
+      ...ev(
+        'DTSTART:20350305T100000Z',
+        'DURATION:PT45M',
+        'RRULE:FREQ=DAILY;UNTIL=20350306T100000Z',
+        'RDATE:20350320T080000Z',
+      ),
+    );
+    expect(show(busyPeriods(text, from, to))).toEqual([
+      '2035-03-05T10:00 2035-03-05T10:45 busy',
+      '2035-03-06T10:00 2035-03-06T10:45 busy',
+      '2035-03-20T08:00 2035-03-20T08:45 busy',
+    ]);
+  });
+
+  it('a zoned daily series keeps its local hour across the DST change (no VTIMEZONE: the IANA name)', () => {
+    const text = cal(
+      ...ev(
+        'DTSTART;TZID=Europe/Berlin:20350324T090000',
+        'DTEND;TZID=Europe/Berlin:20350324T093000',
+        'RRULE:FREQ=DAILY;COUNT=3',
+      ),
+    );
+    // Europe/Berlin goes to summer time on 25 March 2035
+    expect(show(busyPeriods(text, from, to))).toEqual([
+      '2035-03-24T08:00 2035-03-24T08:30 busy',
+      '2035-03-25T07:00 2035-03-25T07:30 busy',
+      '2035-03-26T07:00 2035-03-26T07:30 busy',
+    ]);
+  });
+
+  it('an invitation to one occurrence (an override without its master) counts', () => {
+    const text = cal(
+      ...ev('RECURRENCE-ID:20350312T090000Z', 'DTSTART:20350312T090000Z', 'DTEND:20350312T100000Z'),
+    );
+    expect(show(busyPeriods(text, from, to))).toEqual(['2035-03-12T09:00 2035-03-12T10:00 busy']);
+  });
+
+  it.each([
+    ['STATUS:TENTATIVE', 'tentative'],
+    ['X-MICROSOFT-CDO-BUSYSTATUS:OOF', 'oof'],
+    ['X-MICROSOFT-CDO-BUSYSTATUS:BUSY\r\nTRANSP:TRANSPARENT', 'busy'],
+    ['TRANSP:TRANSPARENT', undefined],
+    ['STATUS:CANCELLED', undefined],
+    ['X-MICROSOFT-CDO-BUSYSTATUS:FREE', undefined],
+    ['X-MICROSOFT-CDO-BUSYSTATUS:WORKINGELSEWHERE', undefined],
+  ])('%s → %s', (line, type) => {
+    const text = cal(...ev('DTSTART:20350312T090000Z', 'DTEND:20350312T100000Z', ...line.split('\r\n')));
+    expect(busyPeriods(text, from, to).map((p) => p.type)).toEqual(type === undefined ? [] : [type]);
+  });
+});
