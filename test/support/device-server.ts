@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
@@ -20,16 +21,28 @@ export interface HttpAnswer {
   body: Buffer;
 }
 
-/** One HTTP request over a socket; a fresh connection each time, like a phone after a sleep. */
+/** What an https:// server (origin) is trusted as: its self-signed certificate and its name. */
+const trusted = new Map<string, { ca: string; servername: string }>();
+
+/** Trust a test server's certificate, issued for `servername`, as a phone with it installed does. */
+export function trustServer(base: string, trust: { ca: string; servername: string }): void {
+  trusted.set(new URL(base).origin, trust);
+}
+
+/** One HTTP(S) request over a socket; a fresh connection each time, like a phone after a sleep. */
 export function httpRequest(
   base: string,
   req: { method: string; url: string; headers: Record<string, string>; payload?: Buffer },
   signal?: AbortSignal,
 ): Promise<HttpAnswer> {
+  const url = new URL(req.url, base);
+  const tls = url.protocol === 'https:' ? trusted.get(url.origin) : undefined;
+  if (url.protocol === 'https:' && tls === undefined)
+    return Promise.reject(new Error(`no trustServer() for ${url.origin}`));
   return new Promise((resolve, reject) => {
-    const out = request(
-      new URL(req.url, base),
-      { method: req.method, headers: { ...req.headers, connection: 'close' }, signal },
+    const out = (tls === undefined ? request : httpsRequest)(
+      url,
+      { method: req.method, headers: { ...req.headers, connection: 'close' }, signal, ...tls },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -96,7 +109,7 @@ export class CompiledEasd {
       child.stdout?.on('data', (d: Buffer) => {
         this.output += d.toString();
         out += d.toString();
-        const url = /listening on (http:\/\/[^/\s]+)/.exec(out);
+        const url = /listening on (https?:\/\/[^/\s]+)/.exec(out);
         if (url) {
           clearTimeout(timer);
           this.base = url[1]!;

@@ -5,10 +5,18 @@
 // UserInformation Get, then per contacts/calendar/tasks folder a key-0 Sync, GetItemEstimate with
 // the Class in Options, Sync in windows of 50 — and its daily use: no Ping, a sync every few
 // minutes, its own changes sent in a Sync of their own. Each step is checked on Radicale.
+import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { findText } from '../../support/eas-client.js';
 import { Device, eventually, FolderType, profiles } from '../../support/device.js';
-import { httpRequest, stackEnv, useScratch, type CompiledEasd } from '../../support/device-server.js';
+import { serverCertificate } from '../../support/certs.js';
+import {
+  httpRequest,
+  stackEnv,
+  trustServer,
+  useScratch,
+  type CompiledEasd,
+} from '../../support/device-server.js';
 import { davFind, davPut, davSeed } from '../../support/device-stores.js';
 
 const stack = inject('stack');
@@ -19,7 +27,15 @@ let server: CompiledEasd;
 let tb: Device;
 
 beforeAll(async () => {
-  server = await scratch.start(stackEnv(stack, scratch.path('easd')));
+  // TbSync connects over HTTPS by default and takes an Autodiscover answer only over HTTPS: easd
+  // serves TLS itself here (EASD_TLS_CERT), with a certificate Thunderbird was told to trust.
+  const { cert, key } = serverCertificate(scratch.dir, 'localhost');
+  server = await scratch.start({
+    ...stackEnv(stack, scratch.path('easd')),
+    EASD_TLS_CERT: cert,
+    EASD_TLS_KEY: key,
+  });
+  trustServer(server.base, { ca: await readFile(cert, 'utf8'), servername: 'localhost' });
   // TbSync's device ids are "MZTB" and a number.
   tb = new Device(() => server.base, bob, profiles.thunderbird, `MZTB${run}`.toUpperCase());
 });
@@ -105,7 +121,8 @@ describe('Thunderbird (TbSync) against Radicale', { timeout: 90_000 }, () => {
     expect(head.statusCode).toBeLessThan(500);
     const auto = await tb.autodiscover();
     expect(auto.status).toBe(200);
-    // TbSync keeps this Url's host (it takes Autodiscover answers only over HTTPS).
+    // An https:// Url: TbSync keeps its host and connects there over HTTPS.
+    expect(server.base).toMatch(/^https:/);
     expect(auto.xml).toContain(`<Url>${server.base}/Microsoft-Server-ActiveSync</Url>`);
 
     const offered = await tb.options();
