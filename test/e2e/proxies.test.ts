@@ -2,7 +2,8 @@
 // the real nginx, HAProxy and Apache in front of the compiled easd (dist/src/main.js, built-in
 // store): each config is checked by its program, started in the foreground on a free loopback port
 // with TLS ending at the proxy, and driven by two scripted phones over HTTPS. Only the listen
-// address, the certificate paths and easd's port are substituted; everything else is the file.
+// address, the certificate paths and easd's port are substituted; everything else is the file
+// (the cases at the end also lower a timeout that must not matter during a held request).
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
