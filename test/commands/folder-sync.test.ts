@@ -50,6 +50,18 @@ describe.each(['sqlite', 'redis'] as const)('on the %s state store', (store) => 
       expect(folders.every((f) => f.ServerId.length <= 64 && f.ParentId === '0')).toBe(true);
     });
 
+    it('shows a 12.1 device no Notes folder (MS-ASNOTE starts at 14.0), and adds it once the device speaks 14.0', async () => {
+      const c = await engine.client('alice', { version: '12.1' });
+      const { key, folders } = await initial(c);
+      expect(folders.some((f) => f.Type === '10' || f.Type === '17')).toBe(false);
+      expect(folders.some((f) => f.Type === '9')).toBe(true);
+      // The same device after an upgrade: its next FolderSync adds the Notes folder.
+      c.opts.version = '14.0';
+      const res = await c.command('FolderSync', folderSync(key));
+      await validateEasResponse(res.doc!, 'FolderSync');
+      expect(entries(res.doc, 'Add').map((f) => f.Type)).toEqual(['10']);
+    });
+
     it('answers an unchanged hierarchy with the same key and no changes', async () => {
       const c = await engine.client();
       const { key } = await initial(c);
