@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import type { TestStack } from '../stack/types.js';
+import { MAIL_DOMAIN } from '../stack/users.js';
 
 const main = path.resolve(import.meta.dirname, '../../dist/src/main.js');
 const cli = path.resolve(import.meta.dirname, '../../dist/src/cli.js');
@@ -62,6 +63,8 @@ export function stackEnv(stack: TestStack, dataDir: string): Record<string, stri
   return {
     EASD_DATA_DIR: dataDir,
     EASD_IMAP_URL: `imap://${stack.imap.host}:${stack.imap.port}`,
+    // The stack's logins are bare names ("alice"); their addresses are at the test domain.
+    EASD_MAIL_DOMAIN: MAIL_DOMAIN,
     EASD_SMTP_URL: `smtp://${stack.smtp.host}:${stack.smtp.port}`,
     EASD_CARDDAV_URL: stack.dav.url,
     EASD_CALDAV_URL: stack.dav.url,

@@ -166,7 +166,7 @@ describe('a day with the phone', { timeout: 90_000 }, () => {
     expect([...orig!.flags]).toContain('\\Answered');
   });
 
-  it('saves a draft from the phone (16.1), edits it, and sends it', async () => {
+  it('saves a draft from the phone (16.1), edits it, and sends it with email2:Send', async () => {
     const drafts = phone.folder(FolderType.Drafts);
     await phone.syncAll(drafts);
     const subject = `Draft ${run}`;
@@ -192,18 +192,22 @@ describe('a day with the phone', { timeout: 90_000 }, () => {
     expect(held).toHaveLength(1);
     const currentId = held[0]![0];
 
-    // Sent the way 14.x clients send a finished draft: SendMail, then the draft is deleted.
-    const sent = await phone.compose(
-      'SendMail',
-      `From: ${alice.email}\r\nTo: carol@easd.test\r\nSubject: ${subject}\r\nMessage-ID: <draft-${run}@easd.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nfinal words\r\n`,
-    );
-    expect(sent.status).toBe(200);
-    const gone = await phone.sync(drafts, { commands: `<Delete><ServerId>${currentId}</ServerId></Delete>` });
-    expect(gone.status).toBe('1');
-    expect((await spooled(stack.smtp.spoolDir, `draft-${run}@easd.test`)).map((m) => m.rcptTo)).toEqual([
-      ['carol@easd.test'],
-    ]);
+    // Sent the way iOS (16.x) sends a finished draft: the last Change carries email2:Send
+    // (MS-ASEMAIL 2.2.2.69); easd submits it, files it in Sent and removes the draft.
+    const sent = await phone.sync(drafts, {
+      commands: `<Change><ServerId>${currentId}</ServerId><ApplicationData><To xmlns="Email:">carol@easd.test</To><Subject xmlns="Email:">${subject}</Subject><Body xmlns="AirSyncBase:"><Type>1</Type><Data>final words</Data></Body><Send xmlns="Email2:"/></ApplicationData></Change>`,
+    });
+    expect(sent.status).toBe('1');
+    const [submitted] = await eventually('the draft in the spool', async () => {
+      const found = await spooled(stack.smtp.spoolDir, subject);
+      return found.length > 0 && found;
+    });
+    expect(submitted!.rcptTo).toEqual(['carol@easd.test']);
+    expect(submitted!.raw.toString()).toContain('final words');
     expect(await imapFind(stack.imap, alice, 'Sent', subject)).toHaveLength(1);
+    // The phone's next Sync of Drafts drops it (the device fails on a Delete of what it lacks).
+    await phone.syncAll(drafts);
+    expect(phone.find(drafts, 'Subject', subject)).toBeUndefined();
     expect(await imapFind(stack.imap, alice, 'Drafts', subject)).toHaveLength(0);
   });
 
