@@ -141,7 +141,12 @@ async function openBackend(config: Config, log: Logger): Promise<OpenedBackend> 
   let carddav: Backend | undefined;
   if (config.carddavUrl !== undefined) {
     carddav = await openCardDavBackend({ url: config.carddavUrl });
-    mounts.push({ prefix: 'c', backend: carddav, classes: ['Contacts'] });
+    mounts.push({
+      prefix: 'c',
+      backend: carddav,
+      classes: ['Contacts'],
+      pollMs: config.davPollSeconds * 1000,
+    });
   }
   if (config.caldavUrl !== undefined) {
     // notes as VJOURNAL memo lists (docs/backends.md); the account's address as the IMAP backend
@@ -151,7 +156,12 @@ async function openBackend(config: Config, log: Logger): Promise<OpenedBackend> 
       notes: true,
       emailDomain: config.mailDomain ?? new URL(config.imapUrl).hostname,
     });
-    mounts.push({ prefix: 'k', backend: caldav, classes: ['Calendar', 'Tasks', 'Notes'] });
+    mounts.push({
+      prefix: 'k',
+      backend: caldav,
+      classes: ['Calendar', 'Tasks', 'Notes'],
+      pollMs: config.davPollSeconds * 1000,
+    });
   }
   const { backend, closeGal } = withGal(
     config,

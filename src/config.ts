@@ -38,6 +38,11 @@ export interface Config {
   maxBodyBytes?: number;
   /** Bounds of a Ping's HeartbeatInterval in seconds (MS-ASCMD 2.2.3.79.2: the server's choice). */
   pingHeartbeat?: { min: number; max: number };
+  /**
+   * How often (seconds) a held Ping or Sync looks at CardDAV/CalDAV folders again, which have no
+   * push of their own (each look lists the folder's ETags); 30 by default.
+   */
+  davPollSeconds: number;
   /** Shared secret of the push webhook (POST /easd/push); the webhook is off without it. */
   webhookSecret?: string;
   /** Where GET /metrics (Prometheus) is served; off when unset. Never the phones' port. */
@@ -80,6 +85,7 @@ const settings = {
   maxBodyBytes: 'EASD_MAX_BODY_BYTES',
   pingMin: 'EASD_PING_MIN',
   pingMax: 'EASD_PING_MAX',
+  davPoll: 'EASD_DAV_POLL',
   webhookSecret: 'EASD_WEBHOOK_SECRET',
   metricsListen: 'EASD_METRICS_LISTEN',
   metricsToken: 'EASD_METRICS_TOKEN',
@@ -156,6 +162,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
 
   const pingHeartbeat = pingBounds(raw, where, problems);
 
+  const davPollText = raw('davPoll');
+  const davPollSeconds = davPollText === undefined ? 30 : Number(davPollText);
+  if (!Number.isInteger(davPollSeconds) || davPollSeconds < 1 || davPollSeconds > 3600)
+    problems.push(`${where('davPoll')} must be a whole number of seconds from 1 to 3600`);
+
   const webhookSecret = raw('webhookSecret');
   if (webhookSecret !== undefined && webhookSecret.length < 16) {
     problems.push(`${where('webhookSecret')} must be at least 16 characters`);
@@ -215,6 +226,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       .filter((s) => s !== ''),
     maxBodyBytes,
     ...(pingHeartbeat !== undefined && { pingHeartbeat }),
+    davPollSeconds,
     webhookSecret,
     ...(metricsListen === undefined ? {} : { metricsListen }),
     ...(metricsToken === undefined ? {} : { metricsToken }),

@@ -31,6 +31,11 @@ export interface Mount {
   backend: Backend;
   /** The classes this mount serves; its folders of other classes are hidden. */
   classes: readonly ItemClass[];
+  /**
+   * For a store that cannot watch, when another mount can (so the router watches): how often a
+   * held request is told to look at this mount's folders again; 30 s by default.
+   */
+  pollMs?: number;
 }
 
 /** Per mount: the account it signed in, or why not. */
@@ -313,7 +318,9 @@ export class BackendRouter implements Backend {
     }
     await Promise.all(
       [...byMount].map(async ([m, ids]) => {
-        if (m.backend.watch === undefined) return; // the engine polls stores that cannot watch
+        // A store that cannot watch (CardDAV, CalDAV) is looked at again at its pace: without
+        // this, the hub would trust the other mounts' watch for it and wait for the heartbeat.
+        if (m.backend.watch === undefined) return pollFolders(m, ids, onChange, signal);
         const inner = await this.inner(account, m, signal);
         await m.backend.watch(
           inner,
@@ -453,4 +460,27 @@ function unwrapAttachments(m: Mount, typed: TypedItem): TypedItem {
     ref.startsWith(prefix) ? ref.slice(prefix.length) : ref,
   );
   return { ...typed, item: { ...item, AttachmentsDelete: inner } } as TypedItem;
+}
+
+/** Hints at a mount's folders every `pollMs` until the watch ends. */
+function pollFolders(
+  m: Mount,
+  ids: readonly string[],
+  onChange: (hint: ChangeHint) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setInterval(() => {
+      for (const id of ids) onChange({ folderId: wrap(m, id) });
+    }, m.pollMs ?? 30_000);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearInterval(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
 }

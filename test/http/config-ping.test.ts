@@ -28,3 +28,21 @@ describe('EASD_PING_MIN and EASD_PING_MAX', () => {
     expect(() => loadConfig(env, cwd)).toThrow(message);
   });
 });
+
+describe('EASD_DAV_POLL', () => {
+  it.each([
+    [{}, 30],
+    [{ EASD_DAV_POLL: '5' }, 5],
+  ])('%j gives %j seconds', (env, seconds) => {
+    expect(loadConfig(env, cwd).davPollSeconds).toBe(seconds);
+  });
+
+  it.each([[{ EASD_DAV_POLL: '0' }], [{ EASD_DAV_POLL: '3601' }], [{ EASD_DAV_POLL: 'often' }]])(
+    'refuses %j',
+    (env) => {
+      expect(() => loadConfig(env, cwd)).toThrow(
+        'EASD_DAV_POLL must be a whole number of seconds from 1 to 3600',
+      );
+    },
+  );
+});
