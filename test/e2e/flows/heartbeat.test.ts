@@ -18,7 +18,7 @@ const scratch = useScratch('easd-flow-heartbeat-');
 const world = new FlowMailbox(stack.imap, carol, () => server.base, run);
 let server: CompiledEasd;
 let metricsUrl: string;
-const [minHeartbeat, maxHeartbeat] = [2, 4];
+const [minHeartbeat, maxHeartbeat] = [2, 5];
 
 beforeAll(async () => {
   server = await scratch.start({
@@ -75,7 +75,7 @@ describe('a Ping ended by its heartbeat', { timeout: 90_000 }, () => {
       timersWhileHeld = Math.max(timersWhileHeld, await sample(timers));
       const answer = await held;
       expect([answer.status, answer.changed]).toEqual(['1', []]);
-      expect(await sample(heldPings)).toBe(0);
+      await eventually('the gauge back to 0', async () => (await sample(heldPings)) === 0);
       // No timer keeps the process busy once the Ping is over (its heartbeat and checks are
       // cleared; what lingers, such as the IMAP watch, is unref'd and not counted).
       await eventually('no timer left', async () => (await sample(timers)) === 0);
@@ -97,7 +97,7 @@ describe('a Ping ended by its heartbeat', { timeout: 90_000 }, () => {
     expect([answer.status, answer.changed]).toEqual(['2', [box]]);
     await phone.syncAll(box);
     expect(subjectsOn(phone, box)).toEqual([subject]);
-    expect(await sample(heldPings)).toBe(0);
+    await eventually('the gauge back to 0', async () => (await sample(heldPings)) === 0);
     // No error was logged on the way (pino level 50 and above).
     expect(server.log.split('\n').filter((l) => /"level":(50|60)/.test(l))).toEqual([]);
   });
