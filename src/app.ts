@@ -285,7 +285,10 @@ export async function openEasd(config: Config, log: Logger): Promise<Easd> {
     gate: createEngineGate(deps),
     publicUrl: config.publicUrl,
     trustProxy: config.trustProxy,
-    limits: config.maxBodyBytes === undefined ? {} : { maxBodyBytes: config.maxBodyBytes },
+    limits: {
+      authCacheMs: config.authCacheSeconds * 1000,
+      ...(config.maxBodyBytes !== undefined && { maxBodyBytes: config.maxBodyBytes }),
+    },
     ...(https ? { https } : {}),
     ...(config.webhookSecret === undefined
       ? {}

@@ -43,6 +43,11 @@ export interface Config {
    * push of their own (each look lists the folder's ETags); 30 by default.
    */
   davPollSeconds: number;
+  /**
+   * How long a phone's successful login is trusted before the store is asked again (seconds);
+   * all of a user's devices share it. 900 by default, as IIS caches Exchange logins.
+   */
+  authCacheSeconds: number;
   /** Shared secret of the push webhook (POST /easd/push); the webhook is off without it. */
   webhookSecret?: string;
   /** Where GET /metrics (Prometheus) is served; off when unset. Never the phones' port. */
@@ -86,6 +91,7 @@ const settings = {
   pingMin: 'EASD_PING_MIN',
   pingMax: 'EASD_PING_MAX',
   davPoll: 'EASD_DAV_POLL',
+  authCache: 'EASD_AUTH_CACHE',
   webhookSecret: 'EASD_WEBHOOK_SECRET',
   metricsListen: 'EASD_METRICS_LISTEN',
   metricsToken: 'EASD_METRICS_TOKEN',
@@ -162,6 +168,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
 
   const pingHeartbeat = pingBounds(raw, where, problems);
 
+  const authCacheText = raw('authCache');
+  const authCacheSeconds = authCacheText === undefined ? 900 : Number(authCacheText);
+  if (!Number.isInteger(authCacheSeconds) || authCacheSeconds < 0 || authCacheSeconds > 86_400)
+    problems.push(`${where('authCache')} must be a whole number of seconds from 0 to 86400`);
+
   const davPollText = raw('davPoll');
   const davPollSeconds = davPollText === undefined ? 30 : Number(davPollText);
   if (!Number.isInteger(davPollSeconds) || davPollSeconds < 1 || davPollSeconds > 3600)
@@ -227,6 +238,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     maxBodyBytes,
     ...(pingHeartbeat !== undefined && { pingHeartbeat }),
     davPollSeconds,
+    authCacheSeconds,
     webhookSecret,
     ...(metricsListen === undefined ? {} : { metricsListen }),
     ...(metricsToken === undefined ? {} : { metricsToken }),

@@ -46,3 +46,22 @@ describe('EASD_DAV_POLL', () => {
     },
   );
 });
+
+describe('EASD_AUTH_CACHE', () => {
+  it.each([
+    [{}, 900],
+    [{ EASD_AUTH_CACHE: '0' }, 0],
+    [{ EASD_AUTH_CACHE: '3600' }, 3600],
+  ])('%j gives %j seconds', (env, seconds) => {
+    expect(loadConfig(env, cwd).authCacheSeconds).toBe(seconds);
+  });
+
+  it.each([[{ EASD_AUTH_CACHE: '-1' }], [{ EASD_AUTH_CACHE: '86401' }], [{ EASD_AUTH_CACHE: '5m' }]])(
+    'refuses %j',
+    (env) => {
+      expect(() => loadConfig(env, cwd)).toThrow(
+        'EASD_AUTH_CACHE must be a whole number of seconds from 0 to 86400',
+      );
+    },
+  );
+});
