@@ -55,8 +55,8 @@ async function pingUntilHeld(
 }
 
 describe('Dovecot restarted under a held Ping', () => {
-  // The IMAP watch gives up after its connect attempts while Dovecot is down and held Pings fall
-  // back to the push hub's 30 s check: the new mail arrives within that (measured ~30 s).
+  // While Dovecot is down the IMAP watch keeps reconnecting with a capped backoff (up to 30 s
+  // between attempts) and looks at everything once it is back; the new mail then wakes the Ping.
   it(
     'Dovecot restarted while a Ping is held: the outage is answered cleanly and push resumes on the restarted server',
     { timeout: 90_000 },
