@@ -50,7 +50,13 @@ import {
   type DavResponse,
   type XmlSpec,
 } from '../dav/webdav.js';
-import { DavResources, parentsFirst, propfindBody } from '../dav/resources.js';
+import {
+  DavResources,
+  parentsFirst,
+  propfindBody,
+  listedResource,
+  type ListedResource,
+} from '../dav/resources.js';
 
 export interface CalDavOptions {
   /** Where discovery starts: the server root, a principal URL or a /.well-known/caldav URL (RFC 6764). */
@@ -64,6 +70,12 @@ export interface CalDavOptions {
   emailDomain?: string;
   /** Per DAV request (default 15 s); past it the call fails with 'unavailable'. */
   timeoutMs?: number;
+  /**
+   * Resources remembered from folder listings, across all users (default 100,000; 0: none). A
+   * look at a folder whose sync-token/ctag is that of its last listing answers from it (see
+   * backends/dav/listing.ts); the least recently used listings go first.
+   */
+  listingRows?: number;
   /**
    * The user's zone (IANA or Windows name) for floating times, date-only tasks and all-day events
    * another client wrote without a zone (default UTC).
@@ -171,6 +183,7 @@ export class CalDavBackend implements Backend {
   constructor(opts: CalDavOptions) {
     this.opts = {
       timeoutMs: 15_000,
+      listingRows: 100_000,
       defaultCollections: {
         calendar: { segment: 'calendar', displayName: 'Calendar' },
         tasks: { segment: 'tasks', displayName: 'Tasks' },
@@ -181,6 +194,7 @@ export class CalDavBackend implements Backend {
     this.dav = new DavResources({
       label: 'CalDAV',
       timeoutMs: this.opts.timeoutMs,
+      listingRows: this.opts.listingRows,
       contentType: 'text/calendar; charset=utf-8',
       extension: '.ics',
     });
@@ -683,31 +697,28 @@ export class CalDavBackend implements Backend {
         el(CALDAV, 'filter', compFilter('VCALENDAR', compFilter(f.component, ...range))),
       ),
     );
-    let res;
     try {
-      res = await this.multistatus(s, 'REPORT', f.url, '1', body, signal);
+      return await this.dav.listStamps(
+        s,
+        f,
+        since,
+        async () => {
+          const res = await this.multistatus(s, 'REPORT', f.url, '1', body, signal);
+          const rows: ListedResource[] = [];
+          for (const r of res.responses) {
+            if (r.status !== undefined && r.status !== 200) continue;
+            const url = new URL(r.href, res.answer.url).href;
+            const row = url.endsWith('/') ? undefined : listedResource(r, url);
+            if (row !== undefined) rows.push(row);
+          }
+          return rows;
+        },
+        signal,
+      );
     } catch (e) {
       if (isBackendError(e, 'not-found')) delete this.cache(s).folders;
       throw e;
     }
-    const rows: Array<ItemStamp & { modified: number; url: string }> = [];
-    // a full listing replaces what is known of the folder's ids
-    const map = this.dav.itemMap(s, f.id);
-    if (since === undefined) map.clear();
-    for (const r of res.responses) {
-      if (r.status !== undefined && r.status !== 200) continue;
-      const url = new URL(r.href, res.answer.url).href;
-      if (url.endsWith('/')) continue;
-      const version = textOf(prop(r, DAV, 'getetag'));
-      if (version === '') continue;
-      const id = idFor(decodeURIComponent(lastSegment(url)));
-      map.set(id, url);
-      const modified = Date.parse(textOf(prop(r, DAV, 'getlastmodified')));
-      rows.push({ id, version, url, modified: Number.isNaN(modified) ? 0 : modified });
-    }
-    // newest first (the contract's order); the href breaks ties so the order is stable
-    rows.sort((x, y) => y.modified - x.modified || (x.url < y.url ? -1 : x.url > y.url ? 1 : 0));
-    return rows.map(({ id, version }) => ({ id, version }));
   }
 
   async listStamps(

@@ -36,7 +36,13 @@ import {
   type DavResponse,
   type XmlSpec,
 } from './dav.js';
-import { DavResources, parentsFirst, propfindBody } from '../dav/resources.js';
+import {
+  DavResources,
+  parentsFirst,
+  propfindBody,
+  listedResource,
+  type ListedResource,
+} from '../dav/resources.js';
 import { idFor, lastSegment } from '../dav/webdav.js';
 
 export { idFor };
@@ -53,6 +59,12 @@ export interface CardDavOptions {
   emailDomain?: string;
   /** Per DAV request (default 15 s); past it the call fails with 'unavailable'. */
   timeoutMs?: number;
+  /**
+   * Resources remembered from folder listings, across all users (default 100,000; 0: none). A
+   * look at a folder whose sync-token/ctag is that of its last listing answers from it (see
+   * backends/dav/listing.ts); the least recently used listings go first.
+   */
+  listingRows?: number;
   /**
    * The vCard version of new cards when an address book does not say (CARDDAV:supported-address-data,
    * RFC 6352 §6.2.2). Default 3.0: servers that say nothing are often built on vobject (Radicale
@@ -109,6 +121,7 @@ export class CardDavBackend implements Backend {
   constructor(opts: CardDavOptions) {
     this.opts = {
       timeoutMs: 15_000,
+      listingRows: 100_000,
       vcardVersion: '3.0',
       defaultAddressBook: { segment: 'contacts', displayName: 'Contacts' },
       ...opts,
@@ -117,6 +130,7 @@ export class CardDavBackend implements Backend {
     this.dav = new DavResources({
       label: 'CardDAV',
       timeoutMs: this.opts.timeoutMs,
+      listingRows: this.opts.listingRows,
       contentType: 'text/vcard; charset=utf-8',
       extension: '.vcf',
     });
@@ -408,38 +422,33 @@ export class CardDavBackend implements Backend {
   }
 
   private async listStampsOf(s: Session, f: FolderInfo, signal: AbortSignal): Promise<ItemStamp[]> {
-    let res;
     try {
-      res = await this.multistatus(
-        s,
-        'PROPFIND',
-        f.url,
-        '1',
-        propfindBody(el(DAV, 'getetag'), el(DAV, 'getlastmodified'), el(DAV, 'resourcetype')),
-        signal,
-      );
+      return await this.dav.listStamps(s, f, undefined, () => this.listEtags(s, f, signal), signal);
     } catch (e) {
       if (isBackendError(e, 'not-found')) delete this.cache(s).folders;
       throw e;
     }
-    const rows: Array<ItemStamp & { modified: number; url: string }> = [];
-    // a full listing replaces what is known of the folder's ids
-    const map = this.dav.itemMap(s, f.id);
-    map.clear();
+  }
+
+  /** Every card's ETag: PROPFIND Depth 1 on the address book. */
+  private async listEtags(s: Session, f: FolderInfo, signal: AbortSignal): Promise<ListedResource[]> {
+    const res = await this.multistatus(
+      s,
+      'PROPFIND',
+      f.url,
+      '1',
+      propfindBody(el(DAV, 'getetag'), el(DAV, 'getlastmodified'), el(DAV, 'resourcetype')),
+      signal,
+    );
+    const rows: ListedResource[] = [];
     for (const r of res.responses) {
       const url = new URL(r.href, res.answer.url).href;
       if (url.replace(/\/$/, '') === f.url.replace(/\/$/, '')) continue;
       if (childKeys(prop(r, DAV, 'resourcetype')).has(`${DAV}|collection`)) continue;
-      const version = textOf(prop(r, DAV, 'getetag'));
-      if (version === '') continue;
-      const id = idFor(decodeURIComponent(lastSegment(url)));
-      map.set(id, url);
-      const modified = Date.parse(textOf(prop(r, DAV, 'getlastmodified')));
-      rows.push({ id, version, url, modified: Number.isNaN(modified) ? 0 : modified });
+      const row = listedResource(r, url);
+      if (row !== undefined) rows.push(row);
     }
-    // newest first (the contract's order); the href breaks ties so the order is stable
-    rows.sort((x, y) => y.modified - x.modified || (x.url < y.url ? -1 : x.url > y.url ? 1 : 0));
-    return rows.map(({ id, version }) => ({ id, version }));
+    return rows;
   }
 
   async listStamps(

@@ -3,8 +3,9 @@
 // map from item ids back to URLs. Each backend keeps its own formats (vCard, iCalendar) and says
 // which label, media type and file extension its resources have.
 import { randomUUID } from 'node:crypto';
-import type { ChangeBatch, ItemChange } from '../../src/backend/contract.js';
-import { BackendError } from '../../src/backend/errors.js';
+import type { ChangeBatch, ItemChange, ItemStamp } from '../../src/backend/contract.js';
+import { BackendError, isBackendError } from '../../src/backend/errors.js';
+import { CALENDARSERVER, covers, ListingCache, type ListedRow } from './listing.js';
 import {
   buildXml,
   DAV,
@@ -39,18 +40,40 @@ export interface DavResourceOptions {
   contentType: string;
   /** File name extension of new resources: `.vcf`, `.ics`. */
   extension: string;
+  /** Resources remembered from folder listings across all users (see listing.ts); 0 (default) turns it off. */
+  listingRows?: number;
+}
+
+/** A resource as a backend's listing request found it. */
+export interface ListedResource {
+  url: string;
+  version: string;
+  /** getlastmodified in ms, 0 when unknown. */
+  modified: number;
 }
 
 export const propfindBody = (...props: XmlSpec[]): string =>
   buildXml(el(DAV, 'propfind', el(DAV, 'prop', ...props)));
+
+/** A listing's entry for one resource: its ETag and getlastmodified; undefined without an ETag. */
+export function listedResource(r: DavResponse, url: string): ListedResource | undefined {
+  const version = textOf(prop(r, DAV, 'getetag'));
+  if (version === '') return undefined;
+  const modified = Date.parse(textOf(prop(r, DAV, 'getlastmodified')));
+  return { url, version, modified: Number.isNaN(modified) ? 0 : modified };
+}
 
 const written = (status: number): boolean => status === 200 || status === 201 || status === 204;
 
 export class DavResources {
   /** Per DAV user, per folder id: item id → absolute URL (needed for hashed ids of long hrefs). */
   private readonly items = new Map<string, Map<string, Map<string, string>>>();
+  /** The last full listing of each folder, with the collection version it was made at. */
+  readonly listings: ListingCache;
 
-  constructor(private readonly opts: DavResourceOptions) {}
+  constructor(private readonly opts: DavResourceOptions) {
+    this.listings = new ListingCache(opts.listingRows ?? 0);
+  }
 
   // -------------------------------------------------------------------------------------------
   // Requests
@@ -152,6 +175,7 @@ export class DavResources {
 
   forgetFolder(s: Pick<DavSession, 'davUser'>, folderId: string): void {
     this.items.get(s.davUser)?.delete(folderId);
+    this.listings.forget(s.davUser, folderId);
   }
 
   remember(s: Pick<DavSession, 'davUser'>, folderId: string, url: string): string {
@@ -191,17 +215,30 @@ export class DavResources {
     return etag;
   }
 
-  put(
+  async put(
     s: DavSession,
     url: string,
     text: string,
     condition: Record<string, string>,
     signal: AbortSignal,
   ): Promise<DavAnswer> {
-    return this.request(s, 'PUT', url, signal, {
-      headers: { 'Content-Type': this.opts.contentType, ...condition },
-      body: text,
-    });
+    try {
+      return await this.request(s, 'PUT', url, signal, {
+        headers: { 'Content-Type': this.opts.contentType, ...condition },
+        body: text,
+      });
+    } finally {
+      this.touched(s, url);
+    }
+  }
+
+  /**
+   * A write through easd changed the collection of `url`: its held listings go, whatever the
+   * answer (a write that timed out may still have happened). The collection's new sync-token or
+   * ctag would tell the next look anyway; this also covers a server that is slow to change it.
+   */
+  private touched(s: Pick<DavSession, 'davUser'>, url: string): void {
+    this.listings.forgetCollection(s.davUser, new URL('./', url).href);
   }
 
   /**
@@ -265,7 +302,7 @@ export class DavResources {
   ): Promise<void> {
     const answer = await this.request(s, 'DELETE', url, signal, {
       headers: { ...headers, ...(ifVersion !== undefined && { 'If-Match': ifVersion }) },
-    });
+    }).finally(() => this.touched(s, url));
     if (answer.status !== 204 && answer.status !== 200) throw this.error(answer, 'DELETE');
   }
 
@@ -284,6 +321,9 @@ export class DavResources {
     const target = new URL(lastSegment(url), to.url).href;
     const answer = await this.request(s, 'MOVE', url, signal, {
       headers: { Destination: target, Overwrite: 'F' },
+    }).finally(() => {
+      this.touched(s, url);
+      this.touched(s, target);
     });
     if (answer.status === 201 || answer.status === 204) {
       this.itemMap(s, from.id).delete(id);
@@ -300,7 +340,7 @@ export class DavResources {
     const etag = current.headers.get('etag');
     const del = await this.request(s, 'DELETE', url, signal, {
       ...(etag !== null && { headers: { 'If-Match': etag } }),
-    });
+    }).finally(() => this.touched(s, url));
     if (del.status !== 204 && del.status !== 200 && del.status !== 404)
       throw this.error(del, 'DELETE (moved resource)');
     this.itemMap(s, from.id).delete(id);
@@ -308,6 +348,77 @@ export class DavResources {
       id: this.remember(s, to.id, newUrl),
       version: put.headers.get('etag') ?? (await this.etagOf(s, newUrl, signal)),
     };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Listings, answered from the last one while the collection's version is unchanged
+
+  /**
+   * The collection's DAV:sync-token (RFC 6578 §4), else its CS:getctag: one PROPFIND Depth 0.
+   * '' when it has neither, or refuses the question (then it is listed each time, as before).
+   */
+  async collectionVersion(s: DavSession, url: string, signal: AbortSignal): Promise<string> {
+    let res;
+    try {
+      res = await this.multistatus(
+        s,
+        'PROPFIND',
+        url,
+        '0',
+        propfindBody(el(DAV, 'sync-token'), el(CALENDARSERVER, 'getctag')),
+        signal,
+      );
+    } catch (e) {
+      // a 400/403/405 to the question only: the listing that follows says whether the folder works
+      if (isBackendError(e, 'unsupported') || isBackendError(e, 'denied')) return '';
+      throw e;
+    }
+    const r = res.responses[0];
+    if (r === undefined) return '';
+    return textOf(prop(r, DAV, 'sync-token')) || textOf(prop(r, CALENDARSERVER, 'getctag'));
+  }
+
+  /**
+   * The folder's stamps, newest first, from `list` (the backend's listing request) — or, when the
+   * collection's version equals the one of the folder's last listing (and that listing covers
+   * `since`), from a copy of that listing without asking for it again. A server that had neither
+   * sync-token nor ctag is not asked again while its folder is held: it is listed each time.
+   * A listing without `since` replaces what is known of the folder's ids.
+   */
+  async listStamps(
+    s: DavSession,
+    folder: { id: string; url: string },
+    since: Date | undefined,
+    list: () => Promise<ListedResource[]>,
+    signal: AbortSignal,
+  ): Promise<ItemStamp[]> {
+    const held = this.listings.get(s.davUser, folder.id);
+    const from = since?.getTime();
+    const version = held?.version === '' ? '' : await this.collectionVersion(s, folder.url, signal);
+    let rows: ListedRow[];
+    if (held !== undefined && version !== '' && held.version === version && covers(held, from, Date.now()))
+      rows = held.rows;
+    else {
+      const found = await list();
+      // newest first (the contract's order); the href breaks ties so the order is stable
+      found.sort((x, y) => y.modified - x.modified || (x.url < y.url ? -1 : x.url > y.url ? 1 : 0));
+      rows = found.map(({ url, version: v }) => ({
+        id: idFor(decodeURIComponent(lastSegment(url))),
+        version: v,
+        url,
+      }));
+      if ((this.opts.listingRows ?? 0) > 0)
+        this.listings.set(s.davUser, folder, {
+          version,
+          since: from,
+          at: Date.now(),
+          rows: version === '' ? [] : rows,
+        });
+    }
+    const map = this.itemMap(s, folder.id);
+    if (since === undefined) map.clear();
+    for (const r of rows) map.set(r.id, r.url);
+    return rows.map(({ id, version: v }) => ({ id, version: v }));
   }
 
   // -------------------------------------------------------------------------------------------

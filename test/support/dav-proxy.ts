@@ -2,6 +2,8 @@
 // that forwards every request and, as configured, adds `calendar-auto-schedule` to the DAV header
 // (RFC 6638 §2) or answers a PROPFIND for the schedule outbox (§2.1.1) or a free-busy-query
 // (RFC 4791 §7.10) itself. It records the requests, so a test can count the backend's questions and see its headers.
+// It can also hide or freeze the collections' DAV:sync-token and CS:getctag in PROPFIND answers,
+// to stand for a server that has neither, or one whose tag does not move.
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -12,6 +14,22 @@ export interface SchedulingProxyOptions {
   outbox?: boolean;
   /** Answer a free-busy-query REPORT (RFC 4791 §7.10) with this VCALENDAR, as servers that have it do. */
   freeBusy?: string;
+  /**
+   * PROPFIND answers without DAV:sync-token and CS:getctag (`strip`: a server that has neither),
+   * or with both always `frozen` (`freeze`: a server whose tag does not move on a change).
+   */
+  collectionTags?: 'strip' | 'freeze';
+}
+
+/** A DAV:sync-token or CS:getctag element, with any prefix, empty or with text. */
+const TAG_ELEMENT = /<([\w.-]+:)?(sync-token|getctag)(\s[^>]*)?(\/>|>[^<]*<\/\1?\2\s*>)/g;
+
+function rewriteTags(xml: string, mode: 'strip' | 'freeze'): string {
+  return xml.replace(
+    TAG_ELEMENT,
+    (_all, prefix: string | undefined, name: string, attrs: string | undefined) =>
+      mode === 'strip' ? '' : `<${prefix ?? ''}${name}${attrs ?? ''}>frozen</${prefix ?? ''}${name}>`,
+  );
 }
 
 export interface SeenRequest {
@@ -79,7 +97,10 @@ export async function startSchedulingProxy(
           if (opts.autoSchedule === true && out.dav !== undefined)
             out.dav = `${out.dav}, calendar-auto-schedule`;
           res.writeHead(answer.status, out);
-          res.end(Buffer.from(await answer.arrayBuffer()));
+          const bytes = Buffer.from(await answer.arrayBuffer());
+          if (opts.collectionTags !== undefined && req.method === 'PROPFIND')
+            res.end(rewriteTags(bytes.toString('utf8'), opts.collectionTags));
+          else res.end(bytes);
         })
         .catch(() => {
           res.writeHead(502);
