@@ -14,11 +14,12 @@ import { validateEasResponse } from '../support/schema.js';
 
 /**
  * easd on the stack's Dovecot and Radicale for calendars (or `caldavUrl`, a proxy in front of it;
- * contacts too with `carddav`, and its SMTP receiver with `smtp`), in a fresh data directory.
+ * contacts too with `carddav`, and its SMTP receiver with `smtp`; more settings in `env`), in a
+ * fresh data directory.
  */
 export async function openStackEasd(
   stack: TestStack,
-  opts: { smtp?: boolean; carddav?: boolean; caldavUrl?: string } = {},
+  opts: { smtp?: boolean; carddav?: boolean; caldavUrl?: string; env?: Record<string, string> } = {},
 ): Promise<{ easd: Easd; close(): Promise<void> }> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'easd-cal-'));
   const easd = await openEasd(
@@ -28,6 +29,7 @@ export async function openStackEasd(
       ...(opts.smtp === true && { EASD_SMTP_URL: `smtp://${stack.smtp.host}:${stack.smtp.port}` }),
       EASD_CALDAV_URL: opts.caldavUrl ?? stack.dav.url,
       ...(opts.carddav === true && { EASD_CARDDAV_URL: stack.dav.url }),
+      ...opts.env,
     }),
     pino({ level: 'silent' }),
   );

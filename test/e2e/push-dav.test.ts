@@ -1,38 +1,23 @@
 // Direct Push for contacts and calendars (issue 6): CardDAV and CalDAV have no push of their own,
 // so while a Ping is held on such a folder easd looks at it again every EASD_DAV_POLL seconds
 // (one sync-token/ctag request). Real Dovecot for mail (whose watch runs meanwhile) and Radicale.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import pino from 'pino';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { openEasd, type Easd } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
+import type { Easd } from '../../src/app.js';
 import { EasTestClient, findAll, findText } from '../support/eas-client.js';
 import { validateEasResponse } from '../support/schema.js';
-import { putIcs } from './calendar-support.js';
+import { openStackEasd, putIcs } from './calendar-support.js';
 import { HELD, pingStatus, within } from './push-phone.js';
 
 const stack = inject('stack');
 const bob = stack.users.find((u) => u.user === 'bob')!;
 const authorization = 'Basic ' + Buffer.from(`${bob.user}:${bob.password}`).toString('base64');
 let easd: Easd;
-let dataDir: string;
+let close: () => Promise<void>;
 let phone: EasTestClient;
 const folders = new Map<string, string>(); // Type → ServerId
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(path.join(tmpdir(), 'easd-pushdav-'));
-  easd = await openEasd(
-    loadConfig({
-      EASD_DATA_DIR: dataDir,
-      EASD_IMAP_URL: `imap://${stack.imap.host}:${stack.imap.port}`,
-      EASD_CARDDAV_URL: stack.dav.url,
-      EASD_CALDAV_URL: stack.dav.url,
-      EASD_DAV_POLL: '1',
-    }),
-    pino({ level: 'silent' }),
-  );
+  ({ easd, close } = await openStackEasd(stack, { carddav: true, env: { EASD_DAV_POLL: '1' } }));
   phone = EasTestClient.inject(easd.app, {
     user: bob.user,
     password: bob.password,
@@ -46,10 +31,7 @@ beforeAll(async () => {
   );
   for (const a of findAll(fs.doc, 'Add')) folders.set(findText(a, 'Type')!, findText(a, 'ServerId')!);
 });
-afterAll(async () => {
-  await easd?.app.close();
-  await rm(dataDir, { recursive: true, force: true });
-});
+afterAll(async () => close?.());
 
 /** Syncs a collection up to date, so that a Ping on it has nothing to report. */
 async function syncUp(collectionId: string): Promise<void> {
