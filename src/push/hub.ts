@@ -305,6 +305,8 @@ export class PushHub {
       (err: unknown) => {
         if (controller.signal.aborted) return;
         // The store dropped the subscription: keep the device informed by checking at a pace.
+        // Whatever the watch still runs (the router's DAV polls beside a failed IMAP watch) ends.
+        controller.abort();
         this.opts.onError?.(err);
         if (entry.watch === controller) entry.watch = undefined;
         entry.anyAt = ++this.seq;
