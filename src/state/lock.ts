@@ -3,6 +3,7 @@
 // SQLite file) additionally keeps other processes out: other easd nodes, and the admin CLI that
 // edits device records while the server runs.
 import { randomUUID } from 'node:crypto';
+import { readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 
 export interface LockBackend {
@@ -166,24 +167,36 @@ export class Locks {
   }
 }
 
-// Tokens name their holder (host, pid, and this process's instance), so that a lock left behind
-// by a killed process can be recognised as such on the same machine (see holderIsGone).
+// Tokens name their holder (host, pid namespace, pid, and this process's instance), so that a lock
+// left behind by a killed process can be recognised as such on the same machine (holderIsGone).
 const instance = randomUUID().slice(0, 8);
+// Pids only mean something inside one pid namespace: two containers sharing a hostname (host
+// networking, a compose `hostname:`) and the data volume each have their own pid 1.
+const pidNamespace = readPidNamespace();
+
+function readPidNamespace(): string {
+  try {
+    return readlinkSync('/proc/self/ns/pid').replace(/[^A-Za-z0-9:[\]]/g, '');
+  } catch {
+    return ''; // not Linux: no takeover, locks expire
+  }
+}
 
 function randomToken(): string {
-  return `${hostname()}/${process.pid}/${instance}/${randomUUID()}`;
+  return `${hostname()}/${pidNamespace}/${process.pid}/${instance}/${randomUUID()}`;
 }
 
 /**
- * True when the token's holder is certainly dead: a process of this host that no longer exists,
- * or an earlier process with this process's own pid (a restarted container's pid 1). Any doubt
- * (another host, an unreadable token, a pid now used by an unrelated process) answers false, and
- * the lock is left to expire.
+ * True when the token's holder is certainly dead: a process of this host and pid namespace that
+ * no longer exists, or an earlier process with this process's own pid there. Any doubt (another
+ * host or namespace — a restarted container has a new one —, an unreadable token, a pid now used
+ * by an unrelated process) answers false, and the lock is left to expire.
  */
 export function holderIsGone(token: string): boolean {
-  const [host, pidText, inst] = token.split('/');
+  const [host, ns, pidText, inst] = token.split('/');
   const pid = Number(pidText);
-  if (host !== hostname() || !Number.isSafeInteger(pid) || pid <= 0 || inst === undefined) return false;
+  if (host !== hostname() || pidNamespace === '' || ns !== pidNamespace) return false;
+  if (!Number.isSafeInteger(pid) || pid <= 0 || inst === undefined) return false;
   if (pid === process.pid) return inst !== instance;
   try {
     process.kill(pid, 0);

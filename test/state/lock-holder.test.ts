@@ -2,6 +2,7 @@
 // by the next process on the same machine, instead of stalling that device until the lock expires.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readlinkSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,15 +14,20 @@ import { openStateStore, type StateStore } from '../../src/state/store.js';
 const compiledStore = pathToFileURL(path.resolve(import.meta.dirname, '../../dist/src/state/store.js')).href;
 
 describe('holderIsGone', () => {
-  it('recognises an earlier process with this pid (a restarted container) but not this one', () => {
-    expect(holderIsGone(`${hostname()}/${process.pid}/00000000/x`)).toBe(true);
+  const ns = readlinkSync('/proc/self/ns/pid').replace(/[^A-Za-z0-9:[\]]/g, '');
+
+  it('recognises an earlier process with this pid in this pid namespace, but not this one', () => {
+    expect(holderIsGone(`${hostname()}/${ns}/${process.pid}/00000000/x`)).toBe(true);
   });
 
-  it('keeps locks of live processes, other hosts and unreadable tokens', () => {
-    expect(holderIsGone(`${hostname()}/${process.ppid}/00000000/x`)).toBe(false);
-    expect(holderIsGone(`elsewhere.example/999999999/00000000/x`)).toBe(false);
+  it('keeps locks of live processes, other hosts, other pid namespaces and unreadable tokens', () => {
+    expect(holderIsGone(`${hostname()}/${ns}/${process.ppid}/00000000/x`)).toBe(false);
+    expect(holderIsGone(`elsewhere.example/${ns}/999999999/00000000/x`)).toBe(false);
+    // another container with the same hostname: its pids are not ours to look up
+    expect(holderIsGone(`${hostname()}/pid:[1]/${process.pid}/00000000/x`)).toBe(false);
+    expect(holderIsGone(`${hostname()}/pid:[1]/999999999/00000000/x`)).toBe(false);
     expect(holderIsGone('0f1e2d3c-uuid-only')).toBe(false);
-    expect(holderIsGone(`${hostname()}/-1/00000000/x`)).toBe(false);
+    expect(holderIsGone(`${hostname()}/${ns}/-1/00000000/x`)).toBe(false);
   });
 });
 
