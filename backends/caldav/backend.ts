@@ -698,10 +698,13 @@ export class CalDavBackend implements Backend {
       ),
     );
     try {
+      // a changed collection is listed again, never patched by sync-collection: its feed does not
+      // filter by component (a mixed collection's, or a server that does not enforce the
+      // component set), which calendar-query does
       return await this.dav.listStamps(
         s,
         f,
-        since,
+        { since, feed: false },
         async () => {
           const res = await this.multistatus(s, 'REPORT', f.url, '1', body, signal);
           const rows: ListedResource[] = [];

@@ -423,7 +423,14 @@ export class CardDavBackend implements Backend {
 
   private async listStampsOf(s: Session, f: FolderInfo, signal: AbortSignal): Promise<ItemStamp[]> {
     try {
-      return await this.dav.listStamps(s, f, undefined, () => this.listEtags(s, f, signal), signal);
+      // a changed book is patched through sync-collection where the server has it
+      return await this.dav.listStamps(
+        s,
+        f,
+        { since: undefined, feed: f.syncCollection },
+        () => this.listEtags(s, f, signal),
+        signal,
+      );
     } catch (e) {
       if (isBackendError(e, 'not-found')) delete this.cache(s).folders;
       throw e;

@@ -1,8 +1,11 @@
 // What the CardDAV and CalDAV backends remember of a folder's last full listing, so that a look at
 // an unchanged folder (each Sync, each EASD_DAV_POLL look of a held Ping) costs one PROPFIND
 // Depth 0 of the collection's DAV:sync-token (RFC 6578 §4) or CS:getctag instead of listing every
-// resource's ETag again. The listings of all users of one backend share one least-recently-used
-// cap counted in resources, so a 2,000-card book costs 2,000 rows however many devices look.
+// resource's ETag again; and, where the value is a sync-token and the collection has
+// sync-collection (RFC 6578), a changed folder is brought up to date from the changes since that
+// token rather than listed again. The listings of all users of one backend share one
+// least-recently-used cap counted in resources, so a 2,000-card book costs 2,000 rows however
+// many devices look.
 
 /** Apple's collection tag (calendarserver.org), for servers without a sync-token. */
 export const CALENDARSERVER = 'http://calendarserver.org/ns/';
@@ -12,11 +15,20 @@ export interface ListedRow {
   id: string;
   version: string;
   url: string;
+  /** getlastmodified in ms, 0 when unknown: the order of a listing patched by changes. */
+  modified: number;
 }
 
 export interface HeldListing {
   /** The sync-token, else the ctag, the collection had before it was listed; '' for neither. */
   version: string;
+  /** `version` is a sync-token, from which sync-collection can tell what changed since. */
+  syncToken: boolean;
+  /**
+   * easd wrote to the collection since: not an answer by itself however the tag reads (a server
+   * may be slow to move it), still a base to patch from the sync-token on.
+   */
+  stale?: boolean;
   /** The listing's FilterType start (ms), undefined for an unfiltered listing. */
   since: number | undefined;
   /** When it was listed (ms); a filtered listing is reused for a day at most. */
@@ -73,10 +85,10 @@ export class ListingCache {
     }
   }
 
-  /** Forgets the listings of the collection at `collectionUrl` (both folders of a mixed one). */
-  forgetCollection(user: string, collectionUrl: string): void {
+  /** Marks the listings of the collection at `collectionUrl` stale (both folders of a mixed one). */
+  staleCollection(user: string, collectionUrl: string): void {
     const path = new URL(collectionUrl).pathname;
-    for (const [k, h] of this.held) if (h.user === user && h.path === path) this.drop(k);
+    for (const h of this.held.values()) if (h.user === user && h.path === path) h.stale = true;
   }
 
   forget(user: string, folderId: string): void {

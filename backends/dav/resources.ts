@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ChangeBatch, ItemChange, ItemStamp } from '../../src/backend/contract.js';
 import { BackendError, isBackendError } from '../../src/backend/errors.js';
-import { CALENDARSERVER, covers, ListingCache, type ListedRow } from './listing.js';
+import { CALENDARSERVER, covers, ListingCache, type HeldListing, type ListedRow } from './listing.js';
 import {
   buildXml,
   DAV,
@@ -61,6 +61,14 @@ export function listedResource(r: DavResponse, url: string): ListedResource | un
   if (version === '') return undefined;
   const modified = Date.parse(textOf(prop(r, DAV, 'getlastmodified')));
   return { url, version, modified: Number.isNaN(modified) ? 0 : modified };
+}
+
+/** Newest first (the contract's order); the href breaks ties so the order is stable. */
+const newer = (x: { modified: number; url: string }, y: { modified: number; url: string }): number =>
+  y.modified - x.modified || (x.url < y.url ? -1 : x.url > y.url ? 1 : 0);
+
+function newestFirst(found: ListedResource[]): ListedRow[] {
+  return found.sort(newer).map((r) => ({ id: idFor(decodeURIComponent(lastSegment(r.url))), ...r }));
 }
 
 const written = (status: number): boolean => status === 200 || status === 201 || status === 204;
@@ -233,12 +241,12 @@ export class DavResources {
   }
 
   /**
-   * A write through easd changed the collection of `url`: its held listings go, whatever the
-   * answer (a write that timed out may still have happened). The collection's new sync-token or
-   * ctag would tell the next look anyway; this also covers a server that is slow to change it.
+   * A write through easd changed the collection of `url`: its held listings are stale, whatever
+   * the answer (a write that timed out may still have happened). The collection's new sync-token
+   * or ctag would tell the next look anyway; this also covers a server that is slow to move it.
    */
   private touched(s: Pick<DavSession, 'davUser'>, url: string): void {
-    this.listings.forgetCollection(s.davUser, new URL('./', url).href);
+    this.listings.staleCollection(s.davUser, new URL('./', url).href);
   }
 
   /**
@@ -357,7 +365,11 @@ export class DavResources {
    * The collection's DAV:sync-token (RFC 6578 §4), else its CS:getctag: one PROPFIND Depth 0.
    * '' when it has neither, or refuses the question (then it is listed each time, as before).
    */
-  async collectionVersion(s: DavSession, url: string, signal: AbortSignal): Promise<string> {
+  async collectionVersion(
+    s: DavSession,
+    url: string,
+    signal: AbortSignal,
+  ): Promise<{ version: string; syncToken: boolean }> {
     let res;
     try {
       res = await this.multistatus(
@@ -370,55 +382,103 @@ export class DavResources {
       );
     } catch (e) {
       // a 400/403/405 to the question only: the listing that follows says whether the folder works
-      if (isBackendError(e, 'unsupported') || isBackendError(e, 'denied')) return '';
+      if (isBackendError(e, 'unsupported') || isBackendError(e, 'denied'))
+        return { version: '', syncToken: false };
       throw e;
     }
     const r = res.responses[0];
-    if (r === undefined) return '';
-    return textOf(prop(r, DAV, 'sync-token')) || textOf(prop(r, CALENDARSERVER, 'getctag'));
+    const token = textOf(r === undefined ? undefined : prop(r, DAV, 'sync-token'));
+    if (token !== '') return { version: token, syncToken: true };
+    return {
+      version: textOf(r === undefined ? undefined : prop(r, CALENDARSERVER, 'getctag')),
+      syncToken: false,
+    };
   }
 
   /**
    * The folder's stamps, newest first, from `list` (the backend's listing request) — or, when the
    * collection's version equals the one of the folder's last listing (and that listing covers
-   * `since`), from a copy of that listing without asking for it again. A server that had neither
-   * sync-token nor ctag is not asked again while its folder is held: it is listed each time.
-   * A listing without `since` replaces what is known of the folder's ids.
+   * `since`), from a copy of that listing without asking for it again; or, when it moved from a
+   * sync-token and `feed` says the folder has sync-collection, from that listing patched with the
+   * changes since the token (unfiltered looks only; a refused token lists). A server that had
+   * neither sync-token nor ctag is not asked again while its folder is held: it is listed each
+   * time. A listing without `since` replaces what is known of the folder's ids.
    */
   async listStamps(
     s: DavSession,
     folder: { id: string; url: string },
-    since: Date | undefined,
+    opts: { since: Date | undefined; feed: boolean },
     list: () => Promise<ListedResource[]>,
     signal: AbortSignal,
   ): Promise<ItemStamp[]> {
     const held = this.listings.get(s.davUser, folder.id);
-    const from = since?.getTime();
-    const version = held?.version === '' ? '' : await this.collectionVersion(s, folder.url, signal);
+    const from = opts.since?.getTime();
+    const now = Date.now();
+    const head =
+      held?.version === ''
+        ? { version: '', syncToken: false }
+        : await this.collectionVersion(s, folder.url, signal);
     let rows: ListedRow[];
-    if (held !== undefined && version !== '' && held.version === version && covers(held, from, Date.now()))
+    if (
+      held !== undefined &&
+      head.version !== '' &&
+      held.version === head.version &&
+      held.stale !== true &&
+      covers(held, from, now)
+    )
       rows = held.rows;
     else {
-      const found = await list();
-      // newest first (the contract's order); the href breaks ties so the order is stable
-      found.sort((x, y) => y.modified - x.modified || (x.url < y.url ? -1 : x.url > y.url ? 1 : 0));
-      rows = found.map(({ url, version: v }) => ({
-        id: idFor(decodeURIComponent(lastSegment(url))),
-        version: v,
-        url,
-      }));
+      // a token that did not move despite easd's write (a lagging server) is listed, not patched
+      const patchable =
+        opts.feed &&
+        held?.syncToken === true &&
+        held.version !== head.version &&
+        held.since === undefined &&
+        from === undefined &&
+        head.syncToken;
+      rows =
+        (patchable ? await this.patched(s, folder, held, signal) : undefined) ?? newestFirst(await list());
       if ((this.opts.listingRows ?? 0) > 0)
         this.listings.set(s.davUser, folder, {
-          version,
+          ...head,
           since: from,
-          at: Date.now(),
-          rows: version === '' ? [] : rows,
+          at: now,
+          rows: head.version === '' ? [] : rows,
         });
     }
     const map = this.itemMap(s, folder.id);
-    if (since === undefined) map.clear();
+    if (from === undefined) map.clear();
     for (const r of rows) map.set(r.id, r.url);
-    return rows.map(({ id, version: v }) => ({ id, version: v }));
+    return rows.map(({ id, version }) => ({ id, version }));
+  }
+
+  /**
+   * `held` brought up to date by sync-collection from its token (RFC 6578 §3.2); undefined when
+   * the server refuses the token or the report, and then the folder is listed.
+   */
+  private async patched(
+    s: DavSession,
+    folder: { id: string; url: string },
+    held: HeldListing,
+    signal: AbortSignal,
+  ): Promise<ListedRow[] | undefined> {
+    let changed;
+    try {
+      ({ changed } = await this.syncCollection(s, folder, held.version, signal));
+    } catch (e) {
+      if (signal.aborted || !(e instanceof BackendError)) throw e;
+      return undefined;
+    }
+    const byId = new Map(held.rows.map((r) => [r.id, r]));
+    // what changed since is newer than all held; servers that leave getlastmodified out of the
+    // report (Radicale 3.1) would otherwise put it last
+    const after = held.rows.reduce((m, r) => Math.max(m, r.modified), 0) + 1;
+    for (const [id, c] of changed) {
+      const row = c.gone ? undefined : listedResource(c.response, c.url);
+      if (row === undefined) byId.delete(id);
+      else byId.set(id, { id, ...row, modified: Math.max(row.modified, after) });
+    }
+    return [...byId.values()].sort(newer);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -439,7 +499,26 @@ export class DavResources {
     cursor: string,
     signal: AbortSignal,
   ): Promise<ChangeBatch> {
-    const byId = new Map<string, ItemChange>();
+    const { changed, token } = await this.syncCollection(s, folder, cursor, signal);
+    const changes: ItemChange[] = [];
+    for (const [id, c] of changed) {
+      if (c.gone) changes.push({ kind: 'delete', id });
+      else {
+        const version = textOf(prop(c.response, DAV, 'getetag'));
+        if (version !== '') changes.push({ kind: 'upsert', id, version });
+      }
+    }
+    return { changes, cursor: token };
+  }
+
+  /** The resources changed since `cursor`, by id (the last word on each), and the new token. */
+  private async syncCollection(
+    s: DavSession,
+    folder: { id: string; url: string },
+    cursor: string,
+    signal: AbortSignal,
+  ): Promise<{ changed: Map<string, { url: string; gone: boolean; response: DavResponse }>; token: string }> {
+    const changed = new Map<string, { url: string; gone: boolean; response: DavResponse }>();
     let token = cursor;
     // RFC 6578 §3.6: a 507 on the collection means "more": ask again from the token given
     for (let round = 0; round < 100; round++) {
@@ -449,7 +528,7 @@ export class DavResources {
           'sync-collection',
           textEl(DAV, 'sync-token', token),
           textEl(DAV, 'sync-level', '1'),
-          el(DAV, 'prop', el(DAV, 'getetag')),
+          el(DAV, 'prop', el(DAV, 'getetag'), el(DAV, 'getlastmodified')),
         ),
       );
       const answer = await this.request(s, 'REPORT', folder.url, signal, { headers: { Depth: '0' }, body });
@@ -466,16 +545,13 @@ export class DavResources {
         }
         if (r.href.endsWith('/')) continue; // a child collection, not a resource
         const id = this.remember(s, folder.id, url);
-        if (r.status === 404) byId.set(id, { kind: 'delete', id });
-        else {
-          const version = textOf(prop(r, DAV, 'getetag'));
-          if (version !== '') byId.set(id, { kind: 'upsert', id, version });
-        }
+        changed.delete(id); // the last word goes last
+        changed.set(id, { url, gone: r.status === 404, response: r });
       }
       if (ms.syncToken === undefined || ms.syncToken === '')
         throw new BackendError('cursor-expired', 'no new sync-token');
       token = ms.syncToken;
-      if (!truncated) return { changes: [...byId.values()], cursor: token };
+      if (!truncated) return { changed, token };
     }
     throw new BackendError('cursor-expired', 'too many sync-collection rounds');
   }

@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openCalDavBackend, type CalDavBackend } from '../../backends/caldav/index.js';
 import { openCardDavBackend, type CardDavBackend } from '../../backends/carddav/index.js';
-import { ListingCache } from '../../backends/dav/listing.js';
-import type { Account, Folder } from '../../src/backend/contract.js';
+import { ListingCache, type HeldListing } from '../../backends/dav/listing.js';
+import type { Account, Folder, ItemStamp } from '../../src/backend/contract.js';
 import { startSchedulingProxy, type SchedulingProxy, type SeenRequest } from '../support/dav-proxy.js';
 
 const stack = inject('stack');
@@ -93,22 +93,38 @@ describe('CardDAV: a look at an unchanged address book', () => {
     expect(await backend.listStamps(a, book.id, {}, signal)).toEqual(first);
   });
 
-  it("sees another client's PUT, change and DELETE at the next look", async () => {
+  /**
+   * The folder as a backend holding nothing lists it now (PROPFIND Depth 1), by id: a patched
+   * listing puts what changed first (Radicale's sync-collection has no getlastmodified).
+   */
+  async function fresh(): Promise<ItemStamp[]> {
+    const b = await openCardDavBackend({ url: stack.dav.url, emailDomain: 'easd.test', listingRows: 0 });
+    const ba = (await b.authenticate(alice!.user, alice!.password, signal))!;
+    return byId(await b.listStamps(ba, book.id, {}, signal));
+  }
+  const byId = (stamps: ItemStamp[]): ItemStamp[] => [...stamps].sort((x, y) => (x.id < y.id ? -1 : 1));
+
+  it("sees another client's PUT, change and DELETE at the next look, through sync-collection", async () => {
     await backend.listStamps(a, book.id, {}, signal);
     expect((await raw('PUT', `${path}four.vcf`, card(`four-${tag()}`, 'four'))).status).toBe(201);
     let mark = proxy.seen.length;
     let stamps = await backend.listStamps(a, book.id, {}, signal);
-    expect(asked(proxy, path, mark)).toEqual(['PROPFIND 0', 'PROPFIND 1']);
-    expect(stamps.map((s) => s.id)).toContain('four.vcf');
+    // the held listing patched with the changes since its sync-token (RFC 6578), not listed again
+    expect(asked(proxy, path, mark)).toEqual(['PROPFIND 0', 'REPORT 0']);
+    expect(proxy.seen.slice(mark).find((r) => r.method === 'REPORT')?.body).toContain('sync-collection');
+    expect(stamps[0]?.id).toBe('four.vcf');
+    expect(byId(stamps)).toEqual(await fresh());
 
     const before = stamps.find((s) => s.id === 'one.vcf')?.version;
     expect((await raw('PUT', `${path}one.vcf`, card(`one-${run}`, 'one changed'))).status).toBeLessThan(300);
     expect((await raw('DELETE', `${path}two.vcf`)).status).toBe(200);
     mark = proxy.seen.length;
     stamps = await backend.listStamps(a, book.id, {}, signal);
-    expect(asked(proxy, path, mark)).toEqual(['PROPFIND 0', 'PROPFIND 1']);
+    expect(asked(proxy, path, mark)).toEqual(['PROPFIND 0', 'REPORT 0']);
     expect(stamps.map((s) => s.id).sort()).toEqual(['four.vcf', 'one.vcf', 'three.vcf']);
     expect(stamps.find((s) => s.id === 'one.vcf')?.version).not.toBe(before);
+    expect(stamps[0]?.id).toBe('one.vcf');
+    expect(byId(stamps)).toEqual(await fresh());
   });
 
   it("sees easd's own create, edit and delete at the next look", async () => {
@@ -119,8 +135,10 @@ describe('CardDAV: a look at an unchanged address book', () => {
       { class: 'Contacts', item: { FileAs: 'Made' } },
       signal,
     );
+    let mark = proxy.seen.length;
     let stamps = await backend.listStamps(a, book.id, {}, signal);
     expect(stamps).toContainEqual(made);
+    expect(asked(proxy, path, mark)).toEqual(['PROPFIND 0', 'REPORT 0']);
     const edited = await backend.updateItem(
       a,
       book.id,
@@ -135,13 +153,14 @@ describe('CardDAV: a look at an unchanged address book', () => {
     await backend.deleteItem(a, book.id, made.id, {}, signal);
     stamps = await backend.listStamps(a, book.id, {}, signal);
     expect(stamps.map((s) => s.id)).not.toContain(made.id);
+    expect(byId(stamps)).toEqual(await fresh());
     // unchanged again: back to one Depth 0
-    const mark = proxy.seen.length;
+    mark = proxy.seen.length;
     expect(await backend.listStamps(a, book.id, {}, signal)).toEqual(stamps);
     expect(asked(proxy, path, mark)).toEqual(['PROPFIND 0']);
   });
 
-  it("drops the held listing on easd's writes even where the server's tag does not move", async () => {
+  it("lists again after easd's writes where the server's tag does not move", async () => {
     const frozen = await startSchedulingProxy(stack.dav.url, { collectionTags: 'freeze' });
     try {
       const b = await openCardDavBackend({ url: frozen.url, emailDomain: 'easd.test' });
@@ -153,12 +172,30 @@ describe('CardDAV: a look at an unchanged address book', () => {
       const made = await b.createItem(fa, book.id, { class: 'Contacts', item: { FileAs: 'Frozen' } }, signal);
       mark = frozen.seen.length;
       const after = await b.listStamps(fa, book.id, {}, signal);
+      // the tag did not move over easd's own write: listed again, not patched from it
       expect(asked(frozen, path, mark)).toEqual(['PROPFIND 0', 'PROPFIND 1']);
       expect(after).toContainEqual(made);
       await b.deleteItem(fa, book.id, made.id, {}, signal);
       expect((await b.listStamps(fa, book.id, {}, signal)).map((s) => s.id)).not.toContain(made.id);
     } finally {
       await frozen.close();
+    }
+  });
+
+  it('lists a changed book where the server refuses the held sync-token', async () => {
+    const refusing = await startSchedulingProxy(stack.dav.url, { refuseSyncTokens: true });
+    try {
+      const b = await openCardDavBackend({ url: refusing.url, emailDomain: 'easd.test' });
+      const ra = (await b.authenticate(alice.user, alice.password, signal))!;
+      await b.listStamps(ra, book.id, {}, signal);
+      expect((await raw('PUT', `${path}six.vcf`, card(`six-${tag()}`, 'six'))).status).toBe(201);
+      const mark = refusing.seen.length;
+      const stamps = await b.listStamps(ra, book.id, {}, signal);
+      expect(asked(refusing, path, mark)).toEqual(['PROPFIND 0', 'REPORT 0', 'PROPFIND 1']);
+      expect(byId(stamps)).toEqual(await fresh());
+      expect(stamps.map((s) => s.id)).toContain('six.vcf');
+    } finally {
+      await refusing.close();
     }
   });
 
@@ -295,15 +332,17 @@ describe('CalDAV: a look at an unchanged calendar', () => {
 });
 
 describe('ListingCache', () => {
-  const rows = (n: number): { id: string; version: string; url: string }[] =>
-    Array.from({ length: n }, (_, i) => ({ id: `${i}`, version: `"${i}"`, url: `http://dav/u/b/${i}.vcf` }));
-  const listing = (
-    n: number,
-  ): { version: string; since: undefined; at: number; rows: ReturnType<typeof rows> } => ({
+  const listing = (n: number): HeldListing => ({
     version: 'v',
+    syncToken: true,
     since: undefined,
     at: 0,
-    rows: rows(n),
+    rows: Array.from({ length: n }, (_, i) => ({
+      id: `${i}`,
+      version: `"${i}"`,
+      url: `http://dav/u/b/${i}.vcf`,
+      modified: 0,
+    })),
   });
 
   it('drops the least recently used listings past its row cap, and never holds one larger than it', () => {
@@ -320,15 +359,14 @@ describe('ListingCache', () => {
     expect(c.size).toBe(8);
   });
 
-  it("forgets a collection's listings for its user only, under both folder ids of a mixed one", () => {
+  it("marks a collection's listings stale for its user only, under both folder ids of a mixed one", () => {
     const c = new ListingCache(100);
     c.set('u', { id: 'cal', url: 'http://dav/u/mixed/' }, listing(1));
     c.set('u', { id: 'tasks', url: 'http://dav/u/mixed/' }, listing(1));
     c.set('w', { id: 'cal', url: 'http://dav/u/mixed/' }, listing(1));
-    c.forgetCollection('u', 'http://dav/u/mixed/');
-    expect(c.get('u', 'cal')).toBeUndefined();
-    expect(c.get('u', 'tasks')).toBeUndefined();
-    expect(c.get('w', 'cal')).toBeDefined();
-    expect(c.size).toBe(1);
+    c.staleCollection('u', 'http://dav/u/mixed/');
+    expect(c.get('u', 'cal')?.stale).toBe(true);
+    expect(c.get('u', 'tasks')?.stale).toBe(true);
+    expect(c.get('w', 'cal')?.stale).toBeUndefined();
   });
 });

@@ -19,6 +19,8 @@ export interface SchedulingProxyOptions {
    * or with both always `frozen` (`freeze`: a server whose tag does not move on a change).
    */
   collectionTags?: 'strip' | 'freeze';
+  /** Refuse every sync-collection REPORT's token (403 DAV:valid-sync-token, RFC 6578 §3.2). */
+  refuseSyncTokens?: boolean;
 }
 
 /** A DAV:sync-token or CS:getctag element, with any prefix, empty or with text. */
@@ -78,6 +80,13 @@ export async function startSchedulingProxy(
       if (opts.freeBusy !== undefined && req.method === 'REPORT' && body.includes('free-busy-query')) {
         res.writeHead(200, { 'Content-Type': 'text/calendar; charset=utf-8' });
         res.end(opts.freeBusy);
+        return;
+      }
+      if (opts.refuseSyncTokens === true && req.method === 'REPORT' && body.includes('sync-collection')) {
+        res.writeHead(403, { 'Content-Type': 'application/xml; charset=utf-8' });
+        res.end(
+          `<?xml version="1.0" encoding="utf-8"?><d:error xmlns:d="DAV:"><d:valid-sync-token/></d:error>`,
+        );
         return;
       }
       const headers: Record<string, string> = {};
