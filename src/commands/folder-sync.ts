@@ -5,8 +5,7 @@ import type { WbxmlElement } from '../../wbxml/tree.js';
 import { buildFolderSyncResponse, parseFolderSyncRequest } from '../protocol/folder-hierarchy.js';
 import { ProtocolError } from '../protocol/read.js';
 import { FolderIdMap, HierarchyStateStore, nextSyncKey, type HierarchyState } from '../state/sync-state.js';
-import { classSupported } from '../protocol/items/index.js';
-import { classOfType, currentFolders, diffFolders, diffIsEmpty } from '../sync/hierarchy.js';
+import { currentFolders, diffFolders, diffIsEmpty } from '../sync/hierarchy.js';
 import { backendCall, type EngineDeps } from './deps.js';
 import type { CommandHandler } from './types.js';
 import type { Account } from '../backend/contract.js';
@@ -42,19 +41,12 @@ export function createFolderSyncHandler(deps: EngineDeps): CommandHandler<Accoun
         const ids = await FolderIdMap.load(scope);
         const listed = await backendCall(
           'FolderSync',
-          () => currentFolders(deps.backend, ctx.account, ids, ctx.signal),
+          () => currentFolders(deps.backend, ctx.account, ids, ctx.protocolVersion, ctx.signal),
           'folder',
         );
         if (!listed.ok) return { body: buildFolderSyncResponse({ Status: listed.status }) };
         await ids.save();
-        // MS-ASNOTE 1.7: a 12.x device gets no Notes folders, which it could not sync (a device that
-        // later speaks 14.0+ gets them added by its next FolderSync).
-        const shown = listed.value.filter((f) => {
-          const cls = classOfType(f.Type);
-          return cls === undefined || classSupported(cls, ctx.protocolVersion);
-        });
-
-        const diff = diffFolders(known.folders, shown);
+        const diff = diffFolders(known.folders, listed.value);
         if (syncKey !== '0' && diffIsEmpty(diff)) {
           // Nothing new: the key stays, no state is written (phones ask often).
           return {
@@ -71,7 +63,7 @@ export function createFolderSyncHandler(deps: EngineDeps): CommandHandler<Accoun
           SyncKey: newKey,
           changes: diff,
         });
-        await states.commit(newKey, { folders: shown }, { fromKey: syncKey, response });
+        await states.commit(newKey, { folders: listed.value }, { fromKey: syncKey, response });
         return { body: response };
       },
       { signal: ctx.signal },

@@ -171,7 +171,7 @@ async function holdPing(deps: PingDeps, held: HeldPing): Promise<CommandResult> 
         // The hierarchy the device holds, read now: unless the device itself ran FolderSync
         // meanwhile, it is the one it had when the Ping arrived.
         const device = await loadDeviceFolders(deps.state.device(account.user, deviceId));
-        const now = await currentFolders(deps.backend, account, device.ids, signal);
+        const now = await currentFolders(deps.backend, account, device.ids, protocolVersion, signal);
         if (!diffIsEmpty(diffFolders(device.folders, now))) return { Status: PingStatus.FolderSyncRequired };
       }
       const only = hint?.folderIds === undefined ? undefined : new Set(hint.folderIds);

@@ -4,22 +4,31 @@
 import type { Account, Backend } from '../backend/contract.js';
 import { folderTypeFor, FolderType } from '../backend/folder-types.js';
 import type { ItemClass } from '../backend/model.js';
+import type { ProtocolVersion } from '../commands/types.js';
+import { classSupported } from '../protocol/items/index.js';
 import type { FolderSnapshot } from '../state/sync-state.js';
 import type { FolderIdMap } from '../state/sync-state.js';
 
+/**
+ * The folders a device speaking `protocolVersion` is shown. MS-ASNOTE 1.7: a 12.x device gets no
+ * Notes folders, which it could not sync (speaking 14.0 later, its next FolderSync adds them).
+ */
 export async function currentFolders(
   backend: Backend,
   account: Account,
   ids: FolderIdMap,
+  protocolVersion: ProtocolVersion,
   signal: AbortSignal,
 ): Promise<FolderSnapshot[]> {
   const folders = await backend.listFolders(account, signal);
-  return folders.map((f) => ({
-    ServerId: ids.assign(f.id),
-    ParentId: f.parentId === null ? '0' : ids.assign(f.parentId),
-    DisplayName: f.displayName,
-    Type: folderTypeFor(f.class, f.role),
-  }));
+  return folders
+    .filter((f) => classSupported(f.class, protocolVersion))
+    .map((f) => ({
+      ServerId: ids.assign(f.id),
+      ParentId: f.parentId === null ? '0' : ids.assign(f.parentId),
+      DisplayName: f.displayName,
+      Type: folderTypeFor(f.class, f.role),
+    }));
 }
 
 export interface HierarchyDiff {

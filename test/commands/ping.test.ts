@@ -204,6 +204,27 @@ describe('held Pings', () => {
     expect(findText((await second).doc, 'Status')).toBe('1');
   });
 
+  it('does not answer a 12.1 device Status 7 for a new Notes folder, which it is not shown', async () => {
+    const { c, inbox } = await ready(engine, await engine.client('alice', { version: '12.1' }));
+    const held = c.command('Ping', ping(2, [[inbox, 'Email']]));
+    await new Promise((r) => setTimeout(r, 150));
+    await engine.backend.folders!.createFolder(
+      await engine.account(),
+      null,
+      `Notes ${Date.now()}`,
+      'Notes',
+      signal(),
+    );
+    const res = await held;
+    // the heartbeat's Status 1: the device's folder list (without Notes) has not changed
+    expect(findText(res.doc, 'Status')).toBe('1');
+    const fs = await c.command(
+      'FolderSync',
+      '<FolderSync xmlns="FolderHierarchy:"><SyncKey>0</SyncKey></FolderSync>',
+    );
+    expect(findAll(fs.doc, 'Add').some((a) => ['10', '17'].includes(findText(a, 'Type')!))).toBe(false);
+  });
+
   it('answers Status 7 when the folder list changes', async () => {
     const { c, inbox } = await ready();
     const held = c.command('Ping', ping(60, [[inbox, 'Email']]));
