@@ -3,7 +3,6 @@
 // module (with main.ts and cli.ts) that knows which backends exist.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { rootCertificates, type ConnectionOptions } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { openCalDavBackend } from '../backends/caldav/index.js';
@@ -15,6 +14,7 @@ import { createSmtpSubmitter } from '../backends/smtp/index.js';
 import type { Account, Backend } from './backend/contract.js';
 import { BackendError } from './backend/errors.js';
 import { BackendRouter, type Mount } from './backend/router.js';
+import { MailCaError, mailTls } from './mail-tls.js';
 import { httpErrorFor } from './backend/status.js';
 import { defaultPushSettings, type EngineDeps } from './commands/deps.js';
 import { createEngineGate, createHandlers } from './commands/index.js';
@@ -101,7 +101,13 @@ async function openBackend(config: Config, log: Logger): Promise<OpenedBackend> 
   // user (or a relay when EASD_SMTP_URL carries credentials), contacts on CardDAV, calendars and
   // tasks on CalDAV.
   const credentials = new CredentialCache();
-  const tls = await mailTls(config);
+  let tls;
+  try {
+    tls = await mailTls(config);
+  } catch (err) {
+    if (err instanceof MailCaError) throw new StartupError(err.message);
+    throw err;
+  }
   let smtp: ReturnType<typeof createSmtpSubmitter> | undefined;
   if (config.smtpUrl !== undefined) {
     const url = new URL(config.smtpUrl);
@@ -192,23 +198,6 @@ async function openBackend(config: Config, log: Logger): Promise<OpenedBackend> 
       await smtp?.close();
     },
   };
-}
-
-/**
- * EASD_MAIL_CA: the mail servers' private CA, trusted besides the system's CAs (Node's `ca`
- * replaces them, so both are given). Host names are still checked.
- */
-async function mailTls(config: Config): Promise<ConnectionOptions | undefined> {
-  if (config.mailCaFile === undefined) return undefined;
-  let pem: string;
-  try {
-    pem = await readFile(config.mailCaFile, 'utf8');
-  } catch (err) {
-    throw new StartupError(`EASD_MAIL_CA=${config.mailCaFile} cannot be read: ${(err as Error).message}`);
-  }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
-    throw new StartupError(`EASD_MAIL_CA=${config.mailCaFile} holds no PEM certificate`);
-  return { ca: [...rootCertificates, pem] };
 }
 
 /**

@@ -12,9 +12,10 @@ import { ImapFlow } from 'imapflow';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { openCalDavBackend } from '../../backends/caldav/index.js';
 import { openCardDavBackend } from '../../backends/carddav/index.js';
-import { parseServerUrl } from '../../backends/imap/index.js';
+import { mapUser, parseServerUrl } from '../../backends/imap/index.js';
 import type { Account, Backend } from '../backend/contract.js';
 import { redactUrl, type Config } from '../config.js';
+import { mailTls } from '../mail-tls.js';
 import { openStateStore } from '../state/store.js';
 
 export interface CheckOptions {
@@ -146,11 +147,13 @@ async function checkImap(
       `no EASD_IMAP_URL: mail comes from the built-in store in ${path.join(config.dataDir, 'memory')}`,
     );
   const where = `IMAP at ${redactUrl(config.imapUrl)}`;
-  const server = parseServerUrl(config.imapUrl);
+  // The same trust (EASD_MAIL_CA) and login (EASD_LOGIN_MAP) as the server's own connections.
+  const tlsOptions = await mailTls(config);
+  const server = parseServerUrl(config.imapUrl, tlsOptions);
   const hint = `is the IMAP server (Dovecot, …) running and listening on ${server.host}:${server.port}?`;
   if (account === undefined) {
     try {
-      const greeting = await readGreeting(server.host, server.port, server.secure, timeoutMs);
+      const greeting = await readGreeting(server.host, server.port, server.secure, timeoutMs, tlsOptions);
       if (!greeting.startsWith('* OK') && !greeting.startsWith('* PREAUTH'))
         return fail(`${where}: unexpected greeting "${greeting.slice(0, 60)}" — is this an IMAP port?`);
       return ok(`${where}: reachable (greeting ${greeting.slice(0, 40).trim()})`);
@@ -158,12 +161,14 @@ async function checkImap(
       return fail(`${where}: ${explain(err, hint)}`);
     }
   }
+  const login = mapUser(account.user, config.loginMap);
   const client = new ImapFlow({
     host: server.host,
     port: server.port,
     secure: server.secure,
     ...(server.doSTARTTLS !== undefined && { doSTARTTLS: server.doSTARTTLS }),
-    auth: { user: account.user, pass: account.password },
+    ...(tlsOptions !== undefined && { tls: tlsOptions }),
+    auth: { user: login, pass: account.password },
     logger: false,
     connectionTimeout: timeoutMs,
     greetingTimeout: timeoutMs,
@@ -176,7 +181,7 @@ async function checkImap(
     const e = err as { authenticationFailed?: boolean; responseText?: string };
     if (e.authenticationFailed === true)
       return fail(
-        `${where}: login as ${account.user} refused${e.responseText ? ` ("${e.responseText}")` : ''} — wrong user name or password?`,
+        `${where}: login as ${login} refused${e.responseText ? ` ("${e.responseText}")` : ''} — wrong user name or password?`,
       );
     return fail(`${where}: ${explain(err, hint)}`);
   }
@@ -188,11 +193,11 @@ async function checkImap(
     const noPush = !caps.includes('IDLE') && !caps.includes('NOTIFY');
     if (missing.length > 0)
       return fail(
-        `${where}: logged in as ${account.user}, but no mailbox is marked ${missing.join(', ')} (RFC 6154 SPECIAL-USE) — ` +
+        `${where}: logged in as ${login}, but no mailbox is marked ${missing.join(', ')} (RFC 6154 SPECIAL-USE) — ` +
           'set special_use in the mail server (Dovecot: mailbox Sent { special_use = \\Sent })',
       );
     return ok(
-      `${where}: logged in as ${account.user}, ${boxes.length} mailboxes, special-use ${[...found].sort().join(' ')}` +
+      `${where}: logged in as ${login}, ${boxes.length} mailboxes, special-use ${[...found].sort().join(' ')}` +
         (client.secureConnection ? ', TLS' : ', no TLS') +
         (noPush ? '; no IDLE/NOTIFY: push falls back to polling' : ''),
     );
@@ -218,13 +223,19 @@ async function checkSmtp(
     url.username !== ''
       ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) }
       : undefined;
-  const auth = relay ?? (account === undefined ? undefined : { user: account.user, pass: account.password });
+  const auth =
+    relay ??
+    (account === undefined
+      ? undefined
+      : { user: mapUser(account.user, config.loginMap), pass: account.password });
+  const tlsOptions = await mailTls(config);
   // One connection as easd's sender makes it (STARTTLS when offered), then AUTH by hand: nodemailer
   // skips the login when the server offers no AUTH and would report that as a success.
   const connection = new SMTPConnection({
     host: url.hostname,
     port,
     secure,
+    ...(tlsOptions !== undefined && { tls: tlsOptions }),
     connectionTimeout: timeoutMs,
     greetingTimeout: timeoutMs,
     socketTimeout: timeoutMs,
@@ -322,9 +333,17 @@ async function checkDav(
 }
 
 /** Reads the first line a server sends (IMAP greeting), over TLS when `secure`. */
-function readGreeting(host: string, port: number, secure: boolean, timeoutMs: number): Promise<string> {
+function readGreeting(
+  host: string,
+  port: number,
+  secure: boolean,
+  timeoutMs: number,
+  tlsOptions?: tls.ConnectionOptions,
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = secure ? tls.connect({ host, port, servername: host }) : net.connect({ host, port });
+    const socket = secure
+      ? tls.connect({ ...tlsOptions, host, port, servername: host })
+      : net.connect({ host, port });
     let text = '';
     const done = (err?: Error): void => {
       clearTimeout(timer);

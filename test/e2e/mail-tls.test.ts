@@ -12,6 +12,7 @@ import pino from 'pino';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openEasd, type Easd } from '../../src/app.js';
+import { runChecks } from '../../src/admin/check.js';
 import { loadConfig } from '../../src/config.js';
 import { appendMessage, imapConnect, startDovecot, type DovecotInstance } from '../stack/dovecot.js';
 import { HOST } from '../stack/process.js';
@@ -280,5 +281,28 @@ describe('IMAP and SMTP over TLS with a private CA (EASD_MAIL_CA)', () => {
     // the store is unreachable for now: 503 with Retry-After (MS-ASHTTP 2.2.2.1.1), the phone keeps it in its Outbox
     expect([res.status, res.headers['retry-after'] !== undefined]).toEqual([503, true]);
     expect(received.some((m) => m.raw.includes(subject))).toBe(false);
+  }, 60_000);
+
+  it('easd check trusts EASD_MAIL_CA and maps DOMAIN\\user as the server does; without the CA it fails on the certificate', async () => {
+    const env = {
+      EASD_DATA_DIR: await mkdtemp(path.join(dir, 'check-')),
+      EASD_IMAP_URL: `imaps://${HOST}:${dovecot.tlsPort}`,
+      EASD_SMTP_URL: `smtps://${HOST}:${smtpsPort}`,
+    };
+    const check = async (extra: Record<string, string>): Promise<string[]> => {
+      const lines: string[] = [];
+      await runChecks({
+        config: loadConfig({ ...env, ...extra }),
+        account: { user: `CORP\\${tina.user}`, password: tina.password },
+        timeoutMs: 10_000,
+        out: (l) => lines.push(l),
+      });
+      return lines.filter((l) => /^\S+\s+(IMAP|SMTP)\s/.test(l));
+    };
+    const trusted = await check({ EASD_MAIL_CA: ca });
+    expect(trusted.map((l) => l.slice(0, 4))).toEqual(['OK  ', 'OK  ']);
+    expect(trusted[0]).toContain(`logged in as ${tina.user}`);
+    const untrusted = await check({});
+    expect(untrusted.map((l) => l.slice(0, 4))).toEqual(['FAIL', 'FAIL']);
   }, 60_000);
 });
