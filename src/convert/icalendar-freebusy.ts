@@ -10,6 +10,7 @@ import type { BusyPeriod } from '../backend/contract.js';
 import {
   DAY,
   firstText,
+  IcalendarError,
   param,
   parseCalendar,
   readTime,
@@ -18,8 +19,41 @@ import {
 } from './icalendar-common.js';
 import { fromWall, type WallMs } from './timezone.js';
 
-/** Occurrences walked per series at most (a minutely rule over years stops here). */
+/** Occurrences in the window per series at most (a minutely rule over the window stops here). */
 const maxOccurrences = 5000;
+/**
+ * Occurrences walked per series at most, before the window too: a series that cannot be skipped
+ * ahead (COUNT, MONTHLY, YEARLY) is walked from DTSTART, so a monthly one holds 1600 years.
+ */
+const maxWalk = 20_000;
+
+/**
+ * The wall-clock time after which the rule repeats itself exactly, so a series can be walked from
+ * a later anchor in step with DTSTART; undefined when it must be walked from DTSTART. COUNT counts
+ * from DTSTART; months and years differ in length. DAILY and WEEKLY may have BYDAY (no ordinals
+ * at these frequencies, RFC 5545 3.3.10) and time-of-day parts; SECONDLY to HOURLY none.
+ */
+function period(rule: ICAL.Recur): number | undefined {
+  if (rule.count !== null || !(rule.interval >= 1)) return undefined;
+  const parts = Object.entries(rule.parts)
+    .filter(([, v]) => v !== undefined && v.length > 0)
+    .map(([k]) => k);
+  const timeOfDay = (k: string): boolean => k === 'BYHOUR' || k === 'BYMINUTE' || k === 'BYSECOND';
+  const unit = { SECONDLY: 1000, MINUTELY: 60_000, HOURLY: 3_600_000 }[rule.freq as string];
+  if (unit !== undefined) return parts.length === 0 ? rule.interval * unit : undefined;
+  if (rule.freq === 'WEEKLY' || rule.freq === 'DAILY') {
+    if (!parts.every((k) => k === 'BYDAY' || timeOfDay(k))) return undefined;
+    if (rule.parts.BYDAY?.some((d) => /\d/.test(d)) === true) return undefined;
+    if (rule.freq === 'WEEKLY') return rule.interval * 7 * DAY;
+    // a day rule with weekdays repeats when both the interval and the week come round
+    const days = parts.includes('BYDAY') ? lcm(rule.interval, 7) : rule.interval;
+    return days * DAY;
+  }
+  return undefined;
+}
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+const lcm = (a: number, b: number): number => (a / gcd(a, b)) * b;
 
 /** RFC 4791 §7.10 with X-MICROSOFT-CDO-BUSYSTATUS first; undefined is free. */
 function busyType(ev: ICAL.Component): BusyPeriod['type'] | undefined {
@@ -69,6 +103,17 @@ export function busyPeriods(
   opts: { timeZone?: string } = {},
 ): BusyPeriod[] {
   const cal = parseCalendar(text);
+  try {
+    return busyOf(cal, from, to, opts);
+  } catch (err) {
+    if (err instanceof IcalendarError) throw err;
+    // ical.js throws plain Errors for rules it cannot expand (FREQ=MONTHLY;BYDAY=+9MO): the
+    // object is unreadable, which its callers skip, rather than a failure of the whole answer
+    throw new IcalendarError(`calendar object not expandable: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function busyOf(cal: ICAL.Component, from: Date, to: Date, opts: { timeZone?: string }): BusyPeriod[] {
   const ctx = timeContext(
     cal,
     { ...(opts.timeZone !== undefined && { timeZone: opts.timeZone }) },
@@ -129,7 +174,14 @@ export function busyPeriods(
               ? Date.UTC(u.year, u.month - 1, u.day, u.hour, u.minute, u.second)
               : fromWall(start.zone, Date.UTC(u.year, u.month - 1, u.day, u.hour, u.minute, u.second));
       r.until = null;
-      const w = new Date(start.wall);
+      // a series that repeats itself is walked from its last anchor well before the window
+      // (a day for the zone's offset), so years of earlier occurrences cost nothing; the anchor
+      // itself, an occurrence or not, ends before the window
+      let anchor = start.wall;
+      const every = period(rule);
+      const behind = lo - length - 2 * DAY - start.wall;
+      if (every !== undefined && behind > 0) anchor += Math.floor(behind / every) * every;
+      const w = new Date(anchor);
       const first = ICAL.Time.fromData({
         year: w.getUTCFullYear(),
         month: w.getUTCMonth() + 1,
@@ -140,14 +192,18 @@ export function busyPeriods(
         isDate: start.date,
       });
       const it = r.iterator(first);
-      for (let n = 0; n < maxOccurrences; n++) {
+      // only occurrences that reach into the window count against maxOccurrences
+      for (let n = 0, shown = 0; n < maxWalk && shown < maxOccurrences; n++) {
         const t = it.next();
         if (t === null || t === undefined) break;
         const wall: WallMs = Date.UTC(t.year, t.month - 1, t.day, t.hour, t.minute, t.second);
         const at = fromWall(start.zone, wall);
         if (until !== undefined && at > until) break;
         if (at >= hi) break;
-        starts.add(at);
+        if (at + length > lo) {
+          starts.add(at);
+          shown++;
+        }
       }
     }
     for (const at of starts) if (!excluded.has(at)) add({ start: at, end: at + length }, type);

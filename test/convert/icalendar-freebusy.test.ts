@@ -1,7 +1,10 @@
 // busyPeriods: the busy time of one calendar object in a window (src/convert/icalendar-freebusy.ts),
 // one case per rule: all-day dates in the user's zone, DURATION, RDATE, UNTIL as an instant, a
-// zoned daily series over the spring DST change, an override without its master, the busy kinds.
+// zoned daily series over the spring DST change, an override without its master, the busy kinds;
+// series begun long before the window (skipped ahead in step, or walked for COUNT), and a rule
+// ical.js cannot expand (an IcalendarError, which the CalDAV backend skips as unreadable).
 import { describe, expect, it } from 'vitest';
+import { IcalendarError } from '../../src/convert/icalendar-common.js';
 import { busyPeriods } from '../../src/convert/icalendar-freebusy.js';
 
 const cal = (...lines: string[]): string =>
@@ -77,5 +80,59 @@ describe('busyPeriods', () => {
   ])('%s → %s', (line, type) => {
     const text = cal(...ev('DTSTART:20350312T090000Z', 'DTEND:20350312T100000Z', ...line.split('\r\n')));
     expect(busyPeriods(text, from, to).map((p) => p.type)).toEqual(type === undefined ? [] : [type]);
+  });
+
+  // expected occurrences from ical.js walking each rule from its DTSTART with no cap
+  it.each([
+    [
+      'a daily series since 2010',
+      ['DTSTART:20100104T090000Z', 'DTEND:20100104T093000Z', 'RRULE:FREQ=DAILY'],
+      ['2026-12-01', '2026-12-04'],
+      ['2026-12-01T09:00', '2026-12-02T09:00', '2026-12-03T09:00'],
+    ],
+    [
+      'a five-hourly series since 2020',
+      ['DTSTART:20200101T001000Z', 'DURATION:PT30M', 'RRULE:FREQ=HOURLY;INTERVAL=5'],
+      ['2026-12-01', '2026-12-02'],
+      ['2026-12-01T01:10', '2026-12-01T06:10', '2026-12-01T11:10', '2026-12-01T16:10', '2026-12-01T21:10'],
+    ],
+    [
+      'a daily series of 8000 (COUNT, walked from 2010)',
+      ['DTSTART:20100101T090000Z', 'DURATION:PT30M', 'RRULE:FREQ=DAILY;COUNT=8000'],
+      ['2026-12-01', '2026-12-04'],
+      ['2026-12-01T09:00', '2026-12-02T09:00', '2026-12-03T09:00'],
+    ],
+    [
+      'every other week on Monday and Thursday since 1990',
+      ['DTSTART:19900101T090000Z', 'DURATION:PT1H', 'RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH'],
+      ['2035-03-01', '2035-03-20'],
+      ['2035-03-01T09:00', '2035-03-12T09:00', '2035-03-15T09:00'],
+    ],
+    [
+      'every other day when it is a Monday, Wednesday or Friday, since 2010',
+      ['DTSTART:20100104T090000Z', 'DURATION:PT1H', 'RRULE:FREQ=DAILY;INTERVAL=2;BYDAY=MO,WE,FR'],
+      ['2035-03-01', '2035-03-20'],
+      ['2035-03-02T09:00', '2035-03-12T09:00', '2035-03-14T09:00', '2035-03-16T09:00'],
+    ],
+    [
+      'a Berlin daily series since 2010 keeps its local hour over the 2035 spring change',
+      [
+        'DTSTART;TZID=Europe/Berlin:20100104T090000',
+        'DTEND;TZID=Europe/Berlin:20100104T093000',
+        'RRULE:FREQ=DAILY',
+      ],
+      ['2035-03-24', '2035-03-27'],
+      ['2035-03-24T08:00', '2035-03-25T07:00', '2035-03-26T07:00'],
+    ],
+  ])('%s: its occurrences in the window', (_name, lines, [a, b], starts) => {
+    const got = busyPeriods(cal(...ev(...lines)), new Date(`${a!}T00:00:00Z`), new Date(`${b!}T00:00:00Z`));
+    expect(show(got).map((p) => p.slice(0, 16))).toEqual(starts);
+  });
+
+  it('a rule ical.js cannot expand makes the object unreadable (IcalendarError), not a plain Error', () => {
+    const text = cal(
+      ...ev('DTSTART:20350302T090000Z', 'DTEND:20350302T100000Z', 'RRULE:FREQ=MONTHLY;BYDAY=+9MO'),
+    );
+    expect(() => busyPeriods(text, from, to)).toThrow(IcalendarError);
   });
 });
