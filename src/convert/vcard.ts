@@ -45,7 +45,8 @@ export interface ContactToVcardOptions {
   uid?: string;
   /**
    * With `base`: write the card in this version instead of the base's. Every mapped line is then
-   * written anew in this version; unmapped lines are kept as they are.
+   * written in this version, keeping what both versions share of the base's line (group, TYPE,
+   * preference); unmapped lines are kept as they are.
    */
   asVersion?: '3.0' | '4.0';
 }
@@ -637,6 +638,32 @@ const s = (item: ContactItem, f: Field): string | undefined => {
   return typeof v === 'string' && v !== '' ? cleanText(v) : undefined;
 };
 
+/**
+ * A card's lines in the other version's spelling, as far as both versions share it: the group, TYPE
+ * values (lower case in 4.0, upper in 3.0) and preference (4.0 PREF=1 ↔ 3.0 TYPE=pref). Parameters
+ * of one version only (VALUE, MEDIATYPE, PID, ALTID, LABEL, CHARSET, ENCODING…) go; a 4.0 tel: URI
+ * becomes the number; properties 3.0 does not have (RELATED, ANNIVERSARY…) are left out, to be
+ * written anew in 3.0's way.
+ */
+const only40 = new Set(['RELATED', 'ANNIVERSARY', 'GENDER', 'KIND', 'LANG', 'MEMBER', 'XML', 'CLIENTPIDMAP']);
+function respell(lines: VcardProperty[], to: VcardVersion): VcardProperty[] {
+  if (to === '3.0' && lines.some((l) => only40.has(l.name))) return [];
+  return lines.map((l) => {
+    const types = [...typesOf(l)].filter((t) => t !== 'pref');
+    const preferred = prefOf(l) <= 1;
+    const params: VcardParam[] = [];
+    if (to === '3.0') {
+      const all = [...types, ...(preferred ? ['pref'] : [])].map((t) => t.toUpperCase());
+      if (all.length > 0) params.push({ name: 'TYPE', values: all });
+    } else {
+      if (types.length > 0) params.push({ name: 'TYPE', values: types.map((t) => t.toLowerCase()) });
+      if (preferred) params.push({ name: 'PREF', values: ['1'] });
+    }
+    const value = l.name === 'TEL' ? l.value.replace(/^tel:/i, '') : l.value;
+    return { ...l, params, value };
+  });
+}
+
 /** The first line of `base` rewritten with `value` (group and parameters kept), or a new line. */
 function reuse(base: VcardProperty[], fresh: VcardProperty, drop: string[] = []): VcardProperty {
   const b = base[0];
@@ -1027,8 +1054,10 @@ export function contactToVcard(item: ContactItem, opts: ContactToVcardOptions = 
       continue;
     // nothing before, nothing now; FN is required (RFC 6350 §6.2.1), so a card without one gets one
     if (c === undefined && Object.keys(newSnap).length === 0 && u.key !== 'FN') continue;
-    // converting, a line is written fresh: the base's spelling (its name, its parameters) is the old version's
-    const lines = u.write(item, c === undefined || converting ? [] : c.lines.map((i) => base.props[i]!), ctx);
+    // converting, the base's lines are given in the new version's spelling (what both versions
+    // share: group, TYPE, preference), so another client's TYPE=work survives the rewrite
+    const baseLines = c === undefined ? [] : c.lines.map((i) => base.props[i]!);
+    const lines = u.write(item, converting ? respell(baseLines, version) : baseLines, ctx);
     if (c === undefined) {
       if (lines.length > 0) appended.push({ unit: u, lines });
       continue;

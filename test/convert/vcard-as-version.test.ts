@@ -51,4 +51,29 @@ describe('contactToVcard asVersion', () => {
       /^BEGIN:VCARD\r\nVERSION:4\.0\r\n/,
     );
   });
+
+  it("keeps another client's types and preference, in 3.0's spelling", () => {
+    const base = [
+      'BEGIN:VCARD',
+      'VERSION:4.0',
+      'UID:urn:uuid:5d1c',
+      'FN:Grace Hopper',
+      'N:Hopper;Grace;;;',
+      'TEL;VALUE=uri;TYPE=cell:tel:+1-555-0100',
+      'EMAIL;TYPE=work;PREF=1:grace@example.org',
+      'item1.EMAIL;TYPE=home:g@home.example',
+      'END:VCARD',
+      '',
+    ].join('\r\n');
+    const item = readVcard(base).item;
+    const text = contactToVcard({ ...item, Picture: 'AAAA' }, { base, asVersion: '3.0' });
+    expect(text.split('\r\n')).toEqual(
+      expect.arrayContaining([
+        'TEL;TYPE=CELL:+1-555-0100',
+        'EMAIL;TYPE=WORK,PREF:grace@example.org',
+        'item1.EMAIL;TYPE=HOME:g@home.example',
+      ]),
+    );
+    expect(readVcard(text).item).toEqual({ ...item, Picture: 'AAAA' });
+  });
 });
