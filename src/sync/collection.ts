@@ -206,6 +206,21 @@ async function sendDraft(cx: CollectionContext, id: string): Promise<void> {
   await cx.backend.deleteItem(cx.account, cx.folderId, id, {}, cx.signal).catch(() => undefined);
 }
 
+/**
+ * Sends the stored draft; a failure is the Status of the Add or Change that asked for it, never
+ * an HTTP error for the whole request (even a passing one such as an SMTP outage): the draft is
+ * stored by then and the new sync key must record it, or the phone's repeat would miss it.
+ */
+async function sendStatus(cx: CollectionContext, id: string): Promise<number> {
+  try {
+    await sendDraft(cx, id);
+    return SyncStatus.Success;
+  } catch (err) {
+    if (!isBackendError(err)) throw err;
+    return statusFor('Sync', err.kind);
+  }
+}
+
 /** Applies the client's Add/Change/Delete/Fetch to the store; returns what goes in Responses. */
 export async function applyClientCommands(
   cx: CollectionContext,
@@ -250,32 +265,27 @@ export async function applyClientCommands(
           cx.signal,
         );
         await invite?.send();
-        if (parsed.send) {
-          // not sent: nothing stays behind, the phone keeps the message in its Outbox and tries again
-          await sendDraft(cx, stamp.id).catch(async (err: unknown) => {
-            await cx.backend
-              .deleteItem(cx.account, cx.folderId, stamp.id, {}, cx.signal)
-              .catch(() => undefined);
-            throw err;
-          });
-        }
-        return stamp;
+        return { stamp, send: parsed.send };
       });
       if (!r.ok) {
         responses.push({ kind: 'Add', ClientId: c.ClientId, Status: r.status });
         continue;
       }
+      const { stamp } = r.value;
       // A sent draft is gone from the store but held here, so the phone is told to delete it.
-      state.known.set(r.value.id, r.value.version);
-      state.clientIds.set(c.ClientId, r.value.id);
+      state.known.set(stamp.id, stamp.version);
+      state.clientIds.set(c.ClientId, stamp.id);
       // Recorded at once, not only with the new sync key at the end of the request: if the
-      // process dies before that, the phone's repeated Add finds the item instead of adding it again.
-      await journal?.(c.ClientId, r.value);
+      // process dies before that, the phone's repeated Add finds the item instead of adding it
+      // again — and, journaled before the send, does not send it twice.
+      await journal?.(c.ClientId, stamp);
+      // Not sent: the draft stays in Drafts under its ServerId with the send's Status, so the phone
+      // can show it and send it again (a Change with <Send/>) and nothing is lost on either side.
       responses.push({
         kind: 'Add',
         ClientId: c.ClientId,
-        ServerId: serverIdOf(cx.collectionId, r.value.id),
-        Status: SyncStatus.Success,
+        ServerId: serverIdOf(cx.collectionId, stamp.id),
+        Status: r.value.send ? await sendStatus(cx, stamp.id) : SyncStatus.Success,
       });
     } else if (c.kind === 'Change') {
       const deviceId = itemIdOf(cx.collectionId, c.ServerId);
@@ -315,21 +325,24 @@ export async function applyClientCommands(
           serverWins && known !== undefined ? { ifVersion: known } : {},
           cx.signal,
         );
+        // Recorded before anything else can fail, so the phone's repeated Change finds the item.
+        if (stamp.id !== id) {
+          // the store replaced the item (an IMAP draft edit): the device keeps its ServerId
+          state.known.delete(id);
+          setAlias(state, deviceId, stamp.id);
+        }
+        state.known.set(stamp.id, stamp.version);
         await invite?.send();
-        // not sent: the draft stays as changed; the phone's repeated Change sends it
-        if (parsed.send) await sendDraft(cx, stamp.id);
-        return stamp;
+        return { stamp, send: parsed.send };
       });
-      if (!r.ok) {
-        responses.push({ kind: 'Change', ServerId: c.ServerId, Status: r.status });
-        continue;
-      }
-      if (r.value.id !== id) {
-        // the store replaced the item (an IMAP draft edit): the device keeps its ServerId
-        state.known.delete(id);
-        setAlias(state, deviceId, r.value.id);
-      }
-      state.known.set(r.value.id, r.value.version);
+      // not sent: the draft stays as changed; the phone's repeated Change sends it
+      const status = !r.ok
+        ? r.status
+        : r.value.send
+          ? await sendStatus(cx, r.value.stamp.id)
+          : SyncStatus.Success;
+      if (status !== SyncStatus.Success)
+        responses.push({ kind: 'Change', ServerId: c.ServerId, Status: status });
     } else if (c.kind === 'Delete') {
       const id = itemIdFor(state, cx.collectionId, c.ServerId);
       if (id === undefined) {

@@ -2,6 +2,7 @@
 // the SMTP receiver, a scripted phone speaking WBXML, results checked on the servers themselves and
 // every EAS response validated against Microsoft's schemas.
 import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ImapFlow } from 'imapflow';
@@ -22,19 +23,57 @@ const run = `${process.pid}-${Date.now()}`;
 let easd: Easd;
 let dataDir: string;
 
+/**
+ * easd reaches the SMTP receiver through this gate. While `down`, it answers every connection with
+ * 421 (RFC 5321 4.3.2: service not available) and drops the ones already open, as a submission
+ * server being restarted does.
+ */
+const smtpGate = {
+  server: undefined as net.Server | undefined,
+  open: new Set<net.Socket>(),
+  down: false,
+  setDown(down: boolean): void {
+    this.down = down;
+    if (down) for (const s of this.open) s.destroy();
+  },
+};
+
 beforeAll(async () => {
   dataDir = await mkdtemp(path.join(tmpdir(), 'easd-mail-imap-'));
+  const gate = net.createServer((phoneSide) => {
+    if (smtpGate.down) {
+      phoneSide.on('error', () => undefined);
+      phoneSide.end('421 4.3.2 Service not available\r\n');
+      return;
+    }
+    const upstream = net.connect(stack.smtp.port, stack.smtp.host);
+    for (const s of [phoneSide, upstream]) {
+      smtpGate.open.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => {
+        smtpGate.open.delete(s);
+        phoneSide.destroy();
+        upstream.destroy();
+      });
+    }
+    phoneSide.pipe(upstream).pipe(phoneSide);
+  });
+  smtpGate.server = gate;
+  await new Promise<void>((resolve) => gate.listen(0, stack.smtp.host, resolve));
+  const port = (gate.address() as net.AddressInfo).port;
   easd = await openEasd(
     loadConfig({
       EASD_DATA_DIR: dataDir,
       EASD_IMAP_URL: `imap://${stack.imap.host}:${stack.imap.port}`,
-      EASD_SMTP_URL: `smtp://${stack.smtp.host}:${stack.smtp.port}`,
+      EASD_SMTP_URL: `smtp://${stack.smtp.host}:${port}`,
     }),
     pino({ level: 'silent' }),
   );
 });
 afterAll(async () => {
   await easd?.app.close();
+  smtpGate.setDown(true);
+  await new Promise((resolve) => smtpGate.server?.close(resolve));
   await rm(dataDir, { recursive: true, force: true });
 });
 
@@ -323,21 +362,126 @@ describe('16.x email2:Send of a draft (MS-ASEMAIL 2.2.2.69) on Dovecot and SMTP'
     expect([...deletesOf(changed.doc), ...deletesOf((await phone.sync(drafts)).doc)]).toEqual([serverId]);
   }, 60_000);
 
-  it('every recipient refused: Status 6 for the Add, nothing sent, nothing left in Drafts or Sent', async () => {
+  /** A phone with its Drafts folder synced up. */
+  const draftsPhone = async (): Promise<{ phone: Phone; drafts: string }> => {
     const phone = await Phone.open(carol);
     const drafts = phone.types.get('3')!;
     await phone.drain(drafts);
+    return { phone, drafts };
+  };
+  /** A request made while the SMTP gate answers 421. */
+  const whileSmtpDown = async <T>(fn: () => Promise<T>): Promise<T> => {
+    smtpGate.setDown(true);
+    try {
+      return await fn();
+    } finally {
+      smtpGate.setDown(false);
+    }
+  };
+  /** The draft went out once with `words` (one message in the spool), is gone from Drafts and is in Sent. */
+  const expectSentOnce = async (subject: string, words: string): Promise<void> => {
+    const [sent, ...twice] = await spooled(subject);
+    expect(twice).toEqual([]);
+    expect(sent!.raw).toContain(words);
+    expect(await imapFind(carol, 'Drafts', subject)).toEqual([]);
+    expect(await imapFind(carol, 'Sent', subject)).toHaveLength(1);
+  };
+  /** The Add or Change response for the draft: [ServerId, Status]. */
+  const answerOf = (doc: WbxmlElement | undefined): Array<string | undefined> => {
+    const response = findAll(doc, 'Responses')[0];
+    return [findText(response, 'ServerId'), findText(response, 'Status')];
+  };
+
+  it('every recipient refused: Status 6 for the Add, nothing sent; the draft stays in Drafts under its ServerId', async () => {
+    const { phone, drafts } = await draftsPhone();
     const subject = `Send refused ${run}`;
     const res = await phone.sync(drafts, {
       commands: `<Add><ClientId>send-no-${run}</ClientId>${draftData(subject, `ghost@${REFUSED_DOMAIN}`, 'nobody', true)}</Add>`,
     });
-    const response = findAll(res.doc, 'Responses')[0];
-    expect([findText(response, 'Status'), findText(response, 'ServerId')]).toEqual(['6', undefined]);
+    expect(res.status).toBe('1');
+    const [serverId, status] = answerOf(res.doc);
+    expect([serverId !== undefined, status]).toEqual([true, '6']);
     expect(await spooled(subject)).toEqual([]);
-    expect(await imapFind(carol, 'Drafts', subject)).toEqual([]);
+    const [kept, ...more] = await imapFind(carol, 'Drafts', subject);
+    expect(more).toEqual([]);
+    expect(kept!.raw).toContain('nobody');
     expect(await imapFind(carol, 'Sent', subject)).toEqual([]);
+    // nothing for the phone: it holds the draft under that ServerId already
     expect(commandsOf((await phone.sync(drafts)).doc)).toEqual([]);
   }, 60_000);
+
+  it('an Add with <Send/> while SMTP is down: Status 16 with a ServerId, the draft kept; a Change with <Send/> later sends it once', async () => {
+    const { phone, drafts } = await draftsPhone();
+    const subject = `Send add down ${run}`;
+    const res = await whileSmtpDown(() =>
+      phone.sync(drafts, {
+        commands: `<Add><ClientId>send-down-${run}</ClientId>${draftData(subject, 'bob@easd.test', 'while down', true)}</Add>`,
+      }),
+    );
+    expect(res.status).toBe('1');
+    const [serverId, status] = answerOf(res.doc);
+    expect([serverId !== undefined, status]).toEqual([true, '16']);
+    expect(await spooled(subject)).toEqual([]);
+    expect(await imapFind(carol, 'Drafts', subject)).toHaveLength(1);
+    expect(commandsOf((await phone.sync(drafts)).doc)).toEqual([]);
+
+    const retried = await phone.sync(drafts, {
+      commands: `<Change><ServerId>${serverId}</ServerId>${draftData(subject, 'bob@easd.test', 'while down', true)}</Change>`,
+    });
+    expect(findAll(retried.doc, 'Responses')).toHaveLength(0);
+    await expectSentOnce(subject, 'while down');
+    expect([...deletesOf(retried.doc), ...deletesOf((await phone.sync(drafts)).doc)]).toEqual([serverId]);
+  }, 60_000);
+
+  describe("a Change with <Send/> that fails keeps the changed draft under the phone's ServerId", () => {
+    /** A draft added without Send: its subject and ServerId. */
+    const addDraft = async (phone: Phone, drafts: string, name: string): Promise<[string, string]> => {
+      const subject = `Send ${name} ${run}`;
+      const added = await phone.sync(drafts, {
+        commands: `<Add><ClientId>${name}-${run}</ClientId>${draftData(subject, 'bob@easd.test', 'first version', false)}</Add>`,
+      });
+      return [subject, findText(findAll(added.doc, 'Responses')[0], 'ServerId')!];
+    };
+
+    it('a refused recipient gets Status 6; the next Change with <Send/> to another sends it once', async () => {
+      const { phone, drafts } = await draftsPhone();
+      const [subject, serverId] = await addDraft(phone, drafts, 'change-refused');
+      const refused = await phone.sync(drafts, {
+        commands: `<Change><ServerId>${serverId}</ServerId>${draftData(subject, `ghost@${REFUSED_DOMAIN}`, 'to the ghost', true)}</Change>`,
+      });
+      expect(answerOf(refused.doc)).toEqual([serverId, '6']);
+      expect(await spooled(subject)).toEqual([]);
+      const [draft] = await imapFind(carol, 'Drafts', subject);
+      expect(draft!.raw).toContain('to the ghost');
+
+      const fixed = await phone.sync(drafts, {
+        commands: `<Change><ServerId>${serverId}</ServerId>${draftData(subject, 'bob@easd.test', 'to bob after all', true)}</Change>`,
+      });
+      expect(findAll(fixed.doc, 'Responses')).toHaveLength(0);
+      await expectSentOnce(subject, 'to bob after all');
+      expect((await spooled(subject))[0]!.rcptTo).toEqual(['bob@easd.test']);
+    }, 60_000);
+
+    it('SMTP down gets Status 16; the same Change repeated sends it exactly once', async () => {
+      const { phone, drafts } = await draftsPhone();
+      const [subject, serverId] = await addDraft(phone, drafts, 'change-down');
+      const change = `<Change><ServerId>${serverId}</ServerId>${draftData(subject, 'bob@easd.test', 'final version', true)}</Change>`;
+      const failed = await whileSmtpDown(() => phone.sync(drafts, { commands: change }));
+      expect(failed.status).toBe('1');
+      expect(answerOf(failed.doc)).toEqual([serverId, '16']);
+      expect(await spooled(subject)).toEqual([]);
+      const [draft, ...others] = await imapFind(carol, 'Drafts', subject);
+      expect(others).toEqual([]);
+      expect(draft!.raw).toContain('final version');
+
+      // the phone repeats its Change (IMAP stored the edit as a new message meanwhile)
+      const repeated = await phone.sync(drafts, { commands: change });
+      expect(repeated.status).toBe('1');
+      expect(findAll(repeated.doc, 'Responses')).toHaveLength(0);
+      await expectSentOnce(subject, 'final version');
+      expect([...deletesOf(repeated.doc), ...deletesOf((await phone.sync(drafts)).doc)]).toEqual([serverId]);
+    }, 60_000);
+  });
 });
 
 describe('SendMail with refused recipients (the SMTP receiver refuses refused.invalid)', () => {
