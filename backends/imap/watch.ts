@@ -73,10 +73,24 @@ export class UserWatcher {
   private boxes: MailboxInfo[] = [];
   /** A NOTIFY LIST arrived: the folder list is read again before the next IDLE. */
   private listChanged = false;
+  /**
+   * Set once the session's baseline is taken and every subscriber asked to look: a watched folder
+   * STATUS sees for the first time after that (it joined the watch) is hinted at, since what
+   * changed before that STATUS is in no baseline.
+   */
+  private baselined = false;
+  /**
+   * Whether the session's connection has CONDSTORE (undefined before it is known). Without it,
+   * neither STATUS nor NOTIFY reports a flag change outside INBOX: such folders are not vouched for.
+   */
+  private condstore: boolean | undefined;
+  private inboxPath = 'INBOX';
   /** Set once a connection is watching; undefined before. */
   mode: WatchMode | undefined;
   /** Logins of this watcher (the first, and one per lost connection). */
   logins = 0;
+  /** Sessions of this watcher that reached their IDLE loop. */
+  watching = 0;
 
   constructor(private readonly deps: WatcherDeps) {}
 
@@ -110,6 +124,7 @@ export class UserWatcher {
       clearTimeout(this.linger);
       this.linger = undefined;
       this.subs.add(sub);
+      if (this.condstore === false) this.blind(sub);
       if (this.running === undefined) this.running = this.run();
       // a folder the poll has not looked at yet gets its baseline now rather than next poll;
       // NOTIFY already reports every mailbox
@@ -139,6 +154,15 @@ export class UserWatcher {
     }, lingerMs);
     // a lingering watcher alone does not keep the process alive; close() stops it
     this.linger.unref();
+  }
+
+  /**
+   * Tells the subscriber which of its folders this watch cannot vouch for: without CONDSTORE a
+   * flag change outside INBOX reaches the watcher neither by STATUS nor by NOTIFY.
+   */
+  private blind(sub: Subscriber): void {
+    const inbox = this.idsFor(this.inboxPath);
+    for (const id of sub.folderIds) if (!inbox.has(id)) sub.onChange({ folderId: id, blind: true });
   }
 
   private poke(): void {
@@ -176,26 +200,26 @@ export class UserWatcher {
    */
   private async run(): Promise<void> {
     let failures = 0;
+    const maxMs = this.deps.reconnectMaxMs ?? 30_000;
     while (!this.stopped) {
-      const loginsBefore = this.logins;
+      const watchingBefore = this.watching;
+      const started = Date.now();
       try {
         await this.session();
         failures = 0;
       } catch (e) {
         if (this.stopped) break;
-        // a session that got connected was a working watch: this is a new outage
-        if (this.logins > loginsBefore) failures = 0;
+        // A session that reached its IDLE loop (or lasted the longest delay) was a working watch:
+        // this is a new outage. One that logged in and failed at once (INBOX refused, the server
+        // closing) keeps backing off, or it would log in again every backoffMs.
+        if (this.watching > watchingBefore || Date.now() - started >= maxMs) failures = 0;
         failures++;
         if (e instanceof BackendError && e.kind === 'auth') {
           for (const sub of [...this.subs]) sub.fail(e);
           await this.stop();
           return;
         }
-        const delay = reconnectDelay(
-          failures,
-          this.deps.backoffMs ?? 1000,
-          this.deps.reconnectMaxMs ?? 30_000,
-        );
+        const delay = reconnectDelay(failures, this.deps.backoffMs ?? 1000, maxMs);
         const log = { failures, delay, err: e instanceof Error ? e.message : String(e) };
         if (failures <= (this.deps.connectAttempts ?? 3))
           this.deps.logger?.warn(log, 'imap: watch connection lost, reconnecting');
@@ -217,6 +241,8 @@ export class UserWatcher {
       return;
     }
     this.client = client;
+    this.baselined = false;
+    this.condstore = undefined;
     const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
     let inboxPath = 'INBOX';
     const inboxChanged = (): void => {
@@ -232,6 +258,7 @@ export class UserWatcher {
     try {
       const mb = await client.mailboxOpen('INBOX', { readOnly: true });
       inboxPath = mb.path;
+      this.inboxPath = inboxPath;
       const inboxMoved = this.compare(
         inboxPath,
         signature(mb.uidValidity, mb.uidNext, mb.exists, mb.highestModseq),
@@ -258,9 +285,13 @@ export class UserWatcher {
       await this.poll(client, inboxPath);
       // INBOX changed while nobody watched (between two Pings): say so once the ids are known
       if (inboxMoved) inboxChanged();
+      this.condstore = client.enabled.has('CONDSTORE');
+      if (!this.condstore) for (const sub of this.subs) this.blind(sub);
       // A change between a subscriber's own first look and this point (the watcher was still
       // logging in) is in no baseline: one look at everything now closes that gap.
       for (const sub of this.subs) sub.onChange({});
+      this.baselined = true;
+      this.watching++;
       while (!this.stopped) {
         const started = Date.now();
         const woken = new Promise<void>((resolve) => {
@@ -345,17 +376,20 @@ export class UserWatcher {
         ...(client.enabled.has('CONDSTORE') && { highestModseq: true }),
       });
       if (st === false) continue;
-      if (this.compare(box.path, signature(st.uidValidity, st.uidNext, st.messages, st.highestModseq))) {
+      const sig = signature(st.uidValidity, st.uidNext, st.messages, st.highestModseq);
+      // First seen after the baseline: the folder joined the watch. A change between the joining
+      // request's own look and this STATUS is in no baseline but this one: hint it once.
+      if (this.compare(box.path, sig, this.baselined)) {
         for (const sub of this.subs) if (sub.folderIds.has(box.id)) sub.onChange({ folderId: box.id });
       }
     }
   }
 
-  /** Records a mailbox's state; true when it differs from what was seen before (not on first sight). */
-  private compare(key: string, sig: string): boolean {
+  /** Records a mailbox's state; true when it differs from what was seen before (on first sight: `first`). */
+  private compare(key: string, sig: string, first = false): boolean {
     const before = this.deps.seen.get(key);
     this.deps.seen.set(key, sig);
-    return before !== undefined && before !== sig;
+    return before === undefined ? first : before !== sig;
   }
 }
 

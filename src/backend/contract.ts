@@ -301,6 +301,11 @@ export interface ChangeHint {
   folderId?: string;
   /** The folder list itself changed (FolderSync needed). */
   hierarchy?: boolean;
+  /**
+   * Not a change: the watch cannot see every change of `folderId` (an IMAP server without
+   * CONDSTORE reports no flag change outside INBOX), so its silence says nothing about that folder.
+   */
+  blind?: boolean;
 }
 
 /** MS-ASCMD 2.2.3.119 OofMessage, one per audience. */

@@ -77,6 +77,8 @@ interface UserEntry {
   hinted?: Map<string, number>;
   /** `deviceId \n collectionId` → what a look found nothing new in. Made on the first. */
   quiet?: Map<string, Quiet>;
+  /** Backend folder ids the store's watch cannot vouch for (`ChangeHint.blind`): never quiet. */
+  blind?: Set<string>;
 }
 
 /** A look found nothing new for the device's collection at this sync key. */
@@ -176,7 +178,7 @@ export class PushHub {
     mark: number,
   ): void {
     const entry = this.users.get(user.toLowerCase());
-    if (entry?.watch === undefined || mark < entry.anyAt) return;
+    if (entry?.watch === undefined || mark < entry.anyAt || entry.blind?.has(folderId) === true) return;
     (entry.quiet ??= new Map()).set(`${deviceId}\n${collectionId}`, { syncKey, folderId, at: mark });
   }
 
@@ -190,6 +192,7 @@ export class PushHub {
     const entry = this.users.get(user.toLowerCase());
     const q = entry?.quiet?.get(`${deviceId}\n${collectionId}`);
     if (entry?.watch === undefined || q === undefined || q.syncKey !== syncKey) return false;
+    if (entry.blind?.has(q.folderId) === true) return false;
     return q.at >= entry.anyAt && (entry.hinted?.get(q.folderId) ?? 0) <= q.at;
   }
 
@@ -295,6 +298,11 @@ export class PushHub {
     const controller = new AbortController();
     entry.watch = controller;
     const onChange = (h: ChangeHint): void => {
+      // the watch says it cannot see every change of this folder: its silence is no evidence
+      if (h.blind === true) {
+        if (h.folderId !== undefined) (entry.blind ??= new Set()).add(h.folderId);
+        return;
+      }
       const hint: PushHint = {};
       if (h.folderId !== undefined) hint.folderIds = [h.folderId];
       if (h.hierarchy === true) hint.hierarchy = true;
@@ -339,6 +347,7 @@ export class PushHub {
     entry.linger = undefined;
     entry.quiet = undefined;
     entry.hinted = undefined;
+    entry.blind = undefined;
     entry.watch?.abort();
     entry.watch = undefined;
     if (entry.poll !== undefined) clearInterval(entry.poll);
