@@ -42,6 +42,13 @@ const maxToLength = 256;
 const maxAmbiguousLimit = 9999;
 const maxCertificatesLimit = 9999;
 export const defaultMaxAmbiguousRecipients = 20;
+const DAY = 86_400_000;
+/** MS-ASCMD 2.2.3.61.1: without EndTime the window is seven days from StartTime. */
+const defaultAvailabilityDays = 7;
+/** MS-ASCMD 2.2.3.61.1: EndTime at least 30 minutes after StartTime. */
+const minAvailabilityMs = 30 * 60_000;
+/** MS-ASCMD 2.2.3.61.1 note 5: at most a server-specific number of days; Exchange 2010/2013 take 42. */
+const maxAvailabilityDays = 42;
 
 export interface ResolveRecipientsRequest {
   To: string[];
@@ -50,7 +57,7 @@ export interface ResolveRecipientsRequest {
   MaxAmbiguousRecipients: number;
   /** MS-ASCMD 2.2.3.101: the most certificates in the whole response; no limit when absent. */
   MaxCertificates?: number;
-  /** Free/busy asked for, from StartTime to EndTime (MS-ASCMD 2.2.3.16). */
+  /** Free/busy asked for, from StartTime to EndTime (MS-ASCMD 2.2.3.16), EndTime defaulted. */
   Availability?: { StartTime: Date; EndTime: Date };
   Picture?: PictureRequest;
 }
@@ -83,18 +90,23 @@ export function parseResolveRecipientsRequest(body: WbxmlElement | undefined): R
   }
   const availability = child(options, 'Availability', ns);
   if (availability !== undefined) {
-    // MS-ASCMD 2.2.3.16: StartTime and EndTime, each required, in dateTime form
-    const at = (name: string): Date => {
+    // MS-ASCMD 2.2.3.176.1 StartTime: required; 2.2.3.61.1 EndTime: optional. Both dateTime.
+    const at = (name: string): Date | undefined => {
       const v = text(availability, name, ns);
-      if (v === undefined) throw new ProtocolError(`Availability without ${name}`);
+      if (v === undefined) return undefined;
       const d = new Date(v);
       if (Number.isNaN(d.getTime())) throw new ProtocolError(`Availability ${name} is not a date-time`);
       return d;
     };
     const StartTime = at('StartTime');
-    const EndTime = at('EndTime');
-    if (EndTime.getTime() <= StartTime.getTime())
-      throw new ProtocolError('Availability EndTime is not after StartTime');
+    if (StartTime === undefined) throw new ProtocolError('Availability without StartTime');
+    const EndTime = at('EndTime') ?? new Date(StartTime.getTime() + defaultAvailabilityDays * DAY);
+    // MS-ASCMD 2.2.3.61.1: Status 5 below StartTime + 30 minutes or beyond the server's days
+    const span = EndTime.getTime() - StartTime.getTime();
+    if (span < minAvailabilityMs)
+      throw new ProtocolError('Availability EndTime is less than 30 minutes after StartTime');
+    if (span > maxAvailabilityDays * DAY)
+      throw new ProtocolError(`Availability spans more than ${maxAvailabilityDays} days`);
     request.Availability = { StartTime, EndTime };
   }
   const picture = parsePicture(child(options, 'Picture', ns), ns);

@@ -1,7 +1,8 @@
 // ResolveRecipients Availability (MS-ASCMD 2.2.3.16) on the memory backend with a free/busy source
 // added: MergedFreeBusy digits per 30 minutes (2.2.3.107) for the addresses the source knows, 163
-// for resolved recipients it does not, 160 past 100 recipients, Status 5 for a bad window; the
-// user's own address resolves without a directory. WBXML in and out, every response schema-checked.
+// for resolved recipients it does not, 160 past 100 recipients, EndTime's default of seven days and
+// Status 5 for a window under 30 minutes or over 42 days (2.2.3.61.1); the user's own address
+// resolves without a directory. WBXML in and out, every response schema-checked.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend, BusyPeriod, FreeBusySource } from '../../src/backend/contract.js';
 import { BackendError } from '../../src/backend/errors.js';
@@ -106,14 +107,35 @@ describe('ResolveRecipients Availability with a free/busy source', () => {
     expect(a.recipients).toEqual([['alice@easd.local', '160', undefined]]);
   });
 
-  it('5 for a window that ends before it starts, or has no EndTime', async () => {
+  // MS-ASCMD 2.2.3.61.1: EndTime defaults to StartTime + 7 days; shorter than 30 minutes or longer
+  // than the server's days (42, as Exchange 2010/2013) is Status 5
+  it.each([
+    ['ends before it starts', window('2030-01-01T04:00:00.000Z', '2030-01-01T00:00:00.000Z')],
+    ['is 29 minutes', window('2030-01-01T00:00:00.000Z', '2030-01-01T00:29:00.000Z')],
+    ['is 42 days and a minute', window('2030-01-01T00:00:00.000Z', '2030-02-12T00:01:00.000Z')],
+    ['has no StartTime', '<Availability><EndTime>2030-01-01T04:00:00.000Z</EndTime></Availability>'],
+    ['starts at no date-time', window('yesterday', '2030-01-01T00:00:00.000Z')],
+  ])('5 for a window that %s', async (_name, bad) => {
     const c = await g.client('alice', { version: '14.1' });
-    for (const bad of [
-      window('2030-01-01T04:00:00.000Z', '2030-01-01T00:00:00.000Z'),
+    expect(await availabilityOf(c, ['alice@easd.local'], bad)).toEqual({ Status: '5', recipients: [] });
+  });
+
+  it.each([
+    [
+      'no EndTime: seven days',
       '<Availability><StartTime>2030-01-01T00:00:00.000Z</StartTime></Availability>',
-      window('yesterday', '2030-01-01T00:00:00.000Z'),
-    ])
-      expect((await availabilityOf(c, ['alice@easd.local'], bad)).Status).toBe('5');
+      '02210030'.padEnd(7 * 48, '0'),
+    ],
+    ['30 minutes: one slot', window('2030-01-01T00:00:00.000Z', '2030-01-01T00:30:00.000Z'), '0'],
+    [
+      '42 days',
+      window('2030-01-01T00:00:00.000Z', '2030-02-12T00:00:00.000Z'),
+      '02210030'.padEnd(42 * 48, '0'),
+    ],
+  ])('1 for a window of %s', async (_name, options, digits) => {
+    const c = await g.client('alice', { version: '14.1' });
+    const a = await availabilityOf(c, ['alice@easd.local'], options);
+    expect(a).toEqual({ Status: '1', recipients: [['alice@easd.local', '1', digits]] });
   });
 });
 
