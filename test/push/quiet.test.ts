@@ -135,4 +135,28 @@ describe('quiet folders', () => {
     a();
     b();
   });
+
+  it('never vouches for a folder the watch says it cannot see every change of', async () => {
+    const store = watchingStore();
+    const hub = hubOn(store.backend);
+    let hints = 0;
+    const stop = hub.listen(account, ['inbox', 'work'], () => hints++);
+    // an IMAP server without CONDSTORE: flag changes outside INBOX reach no watcher
+    store.change({ folderId: 'work', blind: true });
+    const mark = hub.mark();
+    hub.noteQuiet('alice', 'D1', '1', 'k-1', 'inbox', mark);
+    hub.noteQuiet('alice', 'D1', '2', 'k-7', 'work', mark);
+    expect(hub.isQuiet('alice', 'D1', '1', 'k-1')).toBe(true);
+    expect(hub.isQuiet('alice', 'D1', '2', 'k-7')).toBe(false);
+    // the notice is no change: nobody was asked to look, and it did not end INBOX's quiet
+    await settle();
+    expect(hints).toBe(0);
+    // said after a look was noted quiet, it withdraws that too
+    const other = hub.mark();
+    hub.noteQuiet('alice', 'D2', '3', 'k-3', 'archive', other);
+    expect(hub.isQuiet('alice', 'D2', '3', 'k-3')).toBe(true);
+    store.change({ folderId: 'archive', blind: true });
+    expect(hub.isQuiet('alice', 'D2', '3', 'k-3')).toBe(false);
+    stop();
+  });
 });
