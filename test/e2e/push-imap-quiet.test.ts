@@ -20,6 +20,7 @@ const stack = inject('stack');
 const run = `${process.pid}x${Date.now()}`;
 const olga: TestUser = { user: 'olga', password: 'olga-pw-2Nd7', email: 'olga@easd.test' };
 const pia: TestUser = { user: 'pia', password: 'pia-pw-6Ws3', email: 'pia@easd.test' };
+const quinn: TestUser = { user: 'quinn', password: 'quinn-pw-4Lx9', email: 'quinn@easd.test' };
 const work = `Work ${run}`;
 
 let dir: string;
@@ -28,8 +29,8 @@ let dovecot: DovecotInstance;
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'easd-push-quiet-'));
   await chmod(dir, 0o755);
-  dovecot = await startDovecot(path.join(dir, 'dovecot'), [olga, pia]);
-  for (const user of [olga, pia]) {
+  dovecot = await startDovecot(path.join(dir, 'dovecot'), [olga, pia, quinn]);
+  for (const user of [olga, pia, quinn]) {
     const c = await imapConnect(dovecot, user);
     await c.mailboxCreate(work);
     await c.append(work, mail(`work first ${run}`));
@@ -78,12 +79,16 @@ describe('a folder joining a running IDLE + STATUS watch', () => {
 
       // The exact order of the race: device B's first look finds Work quiet (noteQuiet), then a
       // message lands in Work, then the watcher sends its first STATUS of Work.
+      const order: string[] = [];
       let noted!: () => void;
       const workNoted = new Promise<void>((resolve) => (noted = resolve));
       const noteQuiet = easd.hub.noteQuiet.bind(easd.hub);
       vi.spyOn(easd.hub, 'noteQuiet').mockImplementation((...args) => {
         noteQuiet(...args);
-        if (args[2] === b.id(work)) noted();
+        if (args[2] === b.id(work)) {
+          order.push('look noted Work quiet');
+          noted();
+        }
       });
       let landed = false;
       const status = ImapFlow.prototype.status;
@@ -93,13 +98,14 @@ describe('a folder joining a running IDLE + STATUS watch', () => {
           landed = true;
           await Promise.race([workNoted, new Promise((r) => setTimeout(r, 5000))]);
           await appendMessage(dovecot, olga, work, mail(`between ${run}`));
+          order.push('delivered, first STATUS of Work');
         }
         return status.call(this, p, q);
       });
 
       const heldB = b.ping(['Inbox', work]);
       await expectChanges(heldB, b.id(work));
-      expect(landed).toBe(true);
+      expect(order).toEqual(['look noted Work quiet', 'delivered, first STATUS of Work']);
       expect(await within(heldA, 300)).toBe(HELD);
     } finally {
       await easd.close();
@@ -107,27 +113,31 @@ describe('a folder joining a running IDLE + STATUS watch', () => {
   });
 });
 
-describe('a server without CONDSTORE (IDLE + STATUS polls)', () => {
+describe.each([
+  ['IDLE + STATUS polls', 'idle', pia],
+  ['NOTIFY', 'notify', quinn],
+] as const)('a server without CONDSTORE, watched with %s', (_name, mode, user) => {
   it('a flag changed in another folder while a Ping was held is reported by the next Ping', async () => {
-    const proxy = new ImapProxy(dovecot, { hide: ['CONDSTORE', 'QRESYNC', 'NOTIFY'] });
+    const hide = ['CONDSTORE', 'QRESYNC', ...(mode === 'idle' ? ['NOTIFY'] : [])];
+    const proxy = new ImapProxy(dovecot, { hide });
     const port = await proxy.listen();
     const easd = await startPushEasd({
       imap: { host: dovecot.host, port },
       backend: { watchPollMs: 300 },
       stateUrl: stack.redis.url,
       dataDir: dir,
-      namespace: `pushquietnomodseq${run}`,
+      namespace: `pushquietnomodseq${run}${mode}`,
     });
     try {
-      const phone = new Phone(easd.app, pia, `NOMODSEQ${run}`);
+      const phone = new Phone(easd.app, user, `NOMODSEQ${mode}${run}`);
       await phone.setUp();
       await phone.syncAll('Inbox');
       await phone.syncAll(work);
       const first = phone.ping(['Inbox', work]);
       expect(await within(first, 700)).toBe(HELD);
-      expect(easd.backend.inspect().find((s) => s.login === pia.user)).toMatchObject({ watchMode: 'idle' });
+      expect(easd.backend.inspect().find((s) => s.login === user.user)).toMatchObject({ watchMode: mode });
       // another client flags the message in Work: STATUS without HIGHESTMODSEQ cannot tell
-      const c = await imapConnect(dovecot, pia);
+      const c = await imapConnect(dovecot, user);
       try {
         const lock = await c.getMailboxLock(work);
         try {
