@@ -1,6 +1,7 @@
 // ResolveRecipients Availability on the stack's Radicale: a 16.1 phone puts a morning on its
 // calendar (real WBXML Sync Adds: busy, tentative, out of office, free, a daily series from the
-// day before), then asks for its own free/busy. Radicale 3.1 answers free-busy-query with a plain
+// day before; another client adds an event whose rule cannot be expanded, which is skipped), then
+// asks for its own free/busy. Radicale 3.1 answers free-busy-query with a plain
 // multistatus, so easd reads the window's events by calendar-query and expands them itself; the
 // answer is schema-checked and each 30-minute digit is what the phone wrote.
 import { randomInt } from 'node:crypto';
@@ -8,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Easd } from '../../src/app.js';
 import { findAll, findText } from '../support/eas-client.js';
 import { validateEasResponse } from '../support/schema.js';
-import { openStackEasd, syncedPhone } from './calendar-support.js';
+import { openStackEasd, putIcs, syncedPhone } from './calendar-support.js';
 
 const stack = inject('stack');
 const bob = stack.users.find((u) => u.user === 'bob')!;
@@ -57,12 +58,33 @@ describe('Availability from the Radicale calendars', () => {
       ].join('')}</Commands>`,
     );
     expect(findAll(added, 'Add').map((a) => findText(a, 'Status'))).toEqual(['1', '1', '1', '1', '1']);
+    // another client's event whose rule ical.js cannot expand: Radicale stores it,
+    // easd skips it as unreadable instead of failing the answer (review finding 7)
+    const uid = `bad-rule-${ymd}-${randomInt(1e9)}`;
+    expect(
+      await putIcs(stack.dav.url, bob, 'calendar', uid, [
+        'BEGIN:VCALENDAR',
+        'VERSION:2.0',
+        'PRODID:-//other client//EN',
+        'BEGIN:VEVENT',
+        `UID:${uid}`,
+        'DTSTAMP:20260101T000000Z',
+        `DTSTART:${ymd}T080000Z`,
+        `DTEND:${ymd}T083000Z`,
+        // RFC 5545 3.3.10: BYMONTHDAY is not for WEEKLY rules; dateutil expands it, ical.js throws
+        `RRULE:FREQ=WEEKLY;BYMONTHDAY=${day.getUTCDate()}`,
+        'SUMMARY:Weekly on a day of the month',
+        'END:VEVENT',
+        'END:VCALENDAR',
+      ]),
+    ).toBe(201);
 
     const iso = day.toISOString().slice(0, 10);
     const res = await phone.client.command(
       'ResolveRecipients',
       `<ResolveRecipients xmlns="ResolveRecipients:"><To>${me}</To><Options><Availability><StartTime>${iso}T07:00:00.000Z</StartTime><EndTime>${iso}T13:00:00.000Z</EndTime></Availability></Options></ResolveRecipients>`,
     );
+    expect(res.status).toBe(200);
     await validateEasResponse(res.doc!, 'ResolveRecipients');
     const recipient = findAll(res.doc, 'Recipient')[0];
     expect(findText(recipient, 'EmailAddress')).toBe(me);
