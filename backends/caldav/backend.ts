@@ -356,8 +356,14 @@ export class CalDavBackend implements Backend {
         answer.status === 200 && /^text\/calendar/i.test(answer.headers.get('content-type') ?? '')
           ? freeBusyPeriods(answer.text)
           : undefined;
-      cache.freeBusyQuery = vfreebusy !== undefined;
-      if (vfreebusy !== undefined) return vfreebusy;
+      if (vfreebusy !== undefined) {
+        cache.freeBusyQuery = true;
+        return vfreebusy;
+      }
+      // only a server's settled answer says it has no free-busy-query; a failure of the moment
+      // (5xx, 408, 429) leaves it to be asked again, this time the events are read instead
+      if (!(answer.status >= 500 || answer.status === 408 || answer.status === 429))
+        cache.freeBusyQuery = false;
     }
     const body = buildXml(
       el(

@@ -14,6 +14,8 @@ export interface SchedulingProxyOptions {
   outbox?: boolean;
   /** Answer a free-busy-query REPORT (RFC 4791 §7.10) with this VCALENDAR, as servers that have it do. */
   freeBusy?: string;
+  /** Answer this many free-busy-query REPORTs with 503 first (a server failing for a moment). */
+  freeBusyFailures?: number;
   /**
    * PROPFIND answers without DAV:sync-token and CS:getctag (`strip`: a server that has neither),
    * or with both always `frozen` (`freeze`: a server whose tag does not move on a change).
@@ -63,6 +65,7 @@ export async function startSchedulingProxy(
   opts: SchedulingProxyOptions,
 ): Promise<SchedulingProxy> {
   const seen: SeenRequest[] = [];
+  let failures = opts.freeBusyFailures ?? 0;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -75,6 +78,12 @@ export async function startSchedulingProxy(
         res.end(
           `<?xml version="1.0" encoding="utf-8"?><d:multistatus xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:response><d:href>${path}</d:href><d:propstat><d:prop><c:schedule-outbox-URL><d:href>${path}outbox/</d:href></c:schedule-outbox-URL></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>`,
         );
+        return;
+      }
+      if (failures > 0 && req.method === 'REPORT' && body.includes('free-busy-query')) {
+        failures--;
+        res.writeHead(503);
+        res.end();
         return;
       }
       if (opts.freeBusy !== undefined && req.method === 'REPORT' && body.includes('free-busy-query')) {
