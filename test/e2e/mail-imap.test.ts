@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ImapFlow } from 'imapflow';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { decode, type WbxmlElement } from '../../wbxml/index.js';
 import { openEasd, type Easd } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -16,6 +16,26 @@ import { readSpool, REFUSED_DOMAIN } from '../stack/smtp.js';
 import type { TestUser } from '../stack/users.js';
 import { EasTestClient, findAll, findText, type EasReply } from '../support/eas-client.js';
 import { validateEasResponse } from '../support/schema.js';
+
+// A submission that reached the SMTP server and then the process died (the request gets no answer).
+const submission = vi.hoisted(() => ({ dieAfter: false }));
+vi.mock('../../backends/smtp/index.js', async (importOriginal) => {
+  const smtp = await importOriginal<typeof import('../../backends/smtp/index.js')>();
+  return {
+    ...smtp,
+    createSmtpSubmitter: (...args: Parameters<typeof smtp.createSmtpSubmitter>) => {
+      const submitter = smtp.createSmtpSubmitter(...args);
+      return {
+        ...submitter,
+        submit: async (...a: Parameters<typeof submitter.submit>) => {
+          const result = await submitter.submit(...a);
+          if (submission.dieAfter) throw new Error('process died here');
+          return result;
+        },
+      };
+    },
+  };
+});
 
 const stack = inject('stack');
 const carol = stack.users.find((u) => u.user === 'carol')!;
@@ -431,6 +451,30 @@ describe('16.x email2:Send of a draft (MS-ASEMAIL 2.2.2.69) on Dovecot and SMTP'
     expect(findAll(retried.doc, 'Responses')).toHaveLength(0);
     await expectSentOnce(subject, 'while down');
     expect([...deletesOf(retried.doc), ...deletesOf((await phone.sync(drafts)).doc)]).toEqual([serverId]);
+  }, 60_000);
+
+  it('an Add with <Send/> whose request dies after the submission is not sent again by the repeated request', async () => {
+    const { phone, drafts } = await draftsPhone();
+    const subject = `Send add died ${run}`;
+    const add = `<Add><ClientId>send-died-${run}</ClientId>${draftData(subject, 'bob@easd.test', 'once only', true)}</Add>`;
+    // The message reaches SMTP, then the process "dies": no Sync answer, no new sync key stored.
+    submission.dieAfter = true;
+    const key = phone.keys.get(drafts);
+    let died;
+    try {
+      died = await phone.sync(drafts, { commands: add });
+    } finally {
+      submission.dieAfter = false;
+    }
+    expect([died.doc, phone.keys.get(drafts)]).toEqual([undefined, key]);
+    expect(await spooled(subject)).toHaveLength(1);
+
+    // the phone repeats the request: the Add is answered from the journal and not sent again
+    const repeat = await phone.sync(drafts, { commands: add });
+    expect(repeat.status).toBe('1');
+    const [serverId, status] = answerOf(repeat.doc);
+    expect([serverId !== undefined, status]).toEqual([true, '1']);
+    expect(await spooled(subject)).toHaveLength(1);
   }, 60_000);
 
   describe("a Change with <Send/> that fails keeps the changed draft under the phone's ServerId", () => {
