@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { WbxmlElement } from '../../wbxml/index.js';
 import type { Account } from '../../src/backend/contract.js';
+import type { ContactItem } from '../../src/backend/model.js';
 import { findAll, findText, type EasTestClient } from '../support/eas-client.js';
 import { startTestEngine, type TestEngine } from '../support/engine.js';
 import { validateEasResponse } from '../support/schema.js';
@@ -29,6 +30,20 @@ async function deliver(account: Account, subject: string): Promise<string> {
     signal(),
   );
   return stamp.id;
+}
+
+/** The contacts with this LastName in the user's default address book, read from the store. */
+async function contactsNamed(account: Account, lastName: string): Promise<ContactItem[]> {
+  const folderId = await folderOf(account, 'default', 'Contacts');
+  const stamps = await engine.backend.listStamps(account, folderId, {}, signal());
+  const items = await engine.backend.getItems(
+    account,
+    folderId,
+    stamps.map((s) => s.id),
+    { bodyPreferences: [] },
+    signal(),
+  );
+  return items.map((r) => r.item as ContactItem).filter((c) => c.LastName === lastName);
 }
 
 /** A client that has done FolderSync; returns the ServerId of a folder by Type. */
@@ -323,16 +338,7 @@ describe.each(['sqlite', 'redis'] as const)('on the %s state store', (store) => 
       const repeat = await sync(c, add);
       expect(findText(findAll(repeat.doc, 'Add')[0], 'ServerId')).toBe(serverId);
 
-      const folderId = await folderOf(account, 'default', 'Contacts');
-      const stamps = await engine.backend.listStamps(account, folderId, {}, signal());
-      const items = await engine.backend.getItems(
-        account,
-        folderId,
-        stamps.map((s) => s.id),
-        { bodyPreferences: [] },
-        signal(),
-      );
-      expect(items.filter((r) => (r.item as { LastName?: string }).LastName === name)).toHaveLength(1);
+      expect(await contactsNamed(account, name)).toHaveLength(1);
     });
 
     it('does not add twice when a request died after its first Add (the repeat finds it in the journal)', async () => {
@@ -367,17 +373,8 @@ describe.each(['sqlite', 'redis'] as const)('on the %s state store', (store) => 
         ['k-1', '1'],
         ['k-2', '1'],
       ]);
-      const folderId = await folderOf(account, 'default', 'Contacts');
-      const stamps = await engine.backend.listStamps(account, folderId, {}, signal());
-      const items = await engine.backend.getItems(
-        account,
-        folderId,
-        stamps.map((s) => s.id),
-        { bodyPreferences: [] },
-        signal(),
-      );
-      const mine = items.filter((r) => (r.item as { LastName?: string }).LastName === name);
-      expect(mine.map((r) => (r.item as { FirstName?: string }).FirstName).sort()).toEqual(['One', 'Two']);
+      const mine = await contactsNamed(account, name);
+      expect(mine.map((c) => c.FirstName).sort()).toEqual(['One', 'Two']);
       // The phone holds both under its ClientIds: the server does not send them back as Adds.
       const next = await sync(c, syncBody(contacts, repeat.key!, '', '<GetChanges/>'));
       expect(findAll(next.doc, 'ApplicationData')).toHaveLength(0);
