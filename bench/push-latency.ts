@@ -12,6 +12,8 @@
 // - webhook, delivery to INBOX with dovecot-lda (Debian's Dovecot here has no LMTP server): easd
 //   does not watch at all; Dovecot's plugin PUTs to /easd/push (the OX driver reacts to
 //   deliveries, not to APPEND). The time includes starting the dovecot-lda process.
+// - webhook with the Lua driver easd ships (docs/dovecot/easd-push.lua), APPEND to INBOX by another
+//   IMAP client: easd does not watch; Dovecot's Lua script PUTs to /easd/push.
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,6 +23,7 @@ import {
   enablePushNotification,
   imapConnect,
   pushNotificationConfig,
+  pushNotificationLuaConfig,
   startDovecot,
   type DovecotInstance,
 } from '../test/stack/dovecot.js';
@@ -159,6 +162,40 @@ export async function pushLatencyBench(): Promise<string> {
     } finally {
       await imap.logout();
     }
+    await dovecot.stop();
+    dovecot = undefined;
+
+    // The Lua driver easd ships (docs/dovecot/easd-push.lua) reports every APPEND too: the target's
+    // own path, an IMAP APPEND by another client → Dovecot's webhook → the Ping answered.
+    const luaPort = await freePort();
+    dovecot = await startDovecot(path.join(dir, 'dovecot-lua'), [user], {
+      extraConfig: pushNotificationLuaConfig(`http://${HOST}:${luaPort}/easd/push`, secret),
+    });
+    const luaImap = await imapConnect(dovecot, user);
+    let luaHookAt: number | undefined;
+    const lua = await startPushEasd({
+      ...base,
+      imap: dovecot,
+      namespace: 'benchlua',
+      watch: false,
+      webhook: { secret, onEvent: () => (luaHookAt = performance.now()) },
+      logger: log,
+    });
+    try {
+      await lua.app.listen({ host: HOST, port: luaPort });
+      const appendLua = (i: number) => luaImap.append('INBOX', mail(`bench lua ${i}`));
+      const { ms, fromHook, missed } = await measure(lua, 'Inbox', appendLua, 'LATLUA', () => luaHookAt);
+      rows.push({
+        fromHook,
+        missed,
+        path: 'webhook (push_notification, Lua driver)',
+        change: 'APPEND to INBOX',
+        ms,
+      });
+    } finally {
+      await lua.close();
+      await luaImap.logout();
+    }
   } finally {
     await dovecot?.stop();
     await rm(dir, { recursive: true, force: true });
@@ -182,11 +219,12 @@ export async function pushLatencyBench(): Promise<string> {
     '(over a socket; easd in the bench process on the IMAP backend, SQLite state, local bus). Times',
     'run from sending the change (IMAP APPEND by another connection, or starting dovecot-lda) to the',
     `Ping response; ${settleMs} ms after each Ping is sent the change is made. Targets (issue 6): p99`,
-    '≤ 1 s through IMAP NOTIFY/IDLE, ≤ 100 ms through the webhook. The first webhook row includes',
-    "starting dovecot-lda, Dovecot's delivery and its HTTP request; the second starts when that",
-    'request reaches easd. Dovecot batches mailbox change notifications for about half a second',
-    '(its IDLE and NOTIFY both wait for more changes before they report), which is most of the',
-    'IMAP rows.',
+    '≤ 1 s through IMAP NOTIFY/IDLE, ≤ 100 ms through the webhook. The OX driver row includes',
+    "starting dovecot-lda, Dovecot's delivery and its HTTP request; the Lua driver row is the",
+    "target's own path (another client's APPEND → Dovecot's HTTP request → the Ping answered); each",
+    "webhook path's second row starts when Dovecot's request reaches easd. Dovecot batches mailbox",
+    'change notifications to IDLE and NOTIFY clients for about half a second',
+    '(both wait for more changes before they report), which is most of the IMAP rows.',
     '',
     `Load average (1 min) at the start and the end of this module: ${loadBefore.toFixed(1)} and ${(loadavg()[0] ?? 0).toFixed(1)}`,
     `on ${cpus().length} cores; the times grow with it (each look at the folders is a few IMAP`,

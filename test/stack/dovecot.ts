@@ -1,6 +1,7 @@
 // Dovecot for the real test stack: IMAP only, on 127.0.0.1, everything (config, sockets, state,
 // logs, Maildirs) under one directory, users from a passwd-file. Written for Dovecot 2.3 (Debian 12).
 import { execFile, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
@@ -331,8 +332,19 @@ export async function enablePushNotification(
   ]);
 }
 
-/** The Lua push driver shipped for easd (docs/dovecot/easd-push.lua). */
-export const EASD_PUSH_LUA = fileURLToPath(new URL('../../docs/dovecot/easd-push.lua', import.meta.url));
+/**
+ * The Lua push driver shipped for easd (docs/dovecot/easd-push.lua), found from this module whether
+ * it runs from test/stack/ or compiled under dist/ (the bench) — docs/ is not copied there.
+ */
+export const EASD_PUSH_LUA = repoFile('docs/dovecot/easd-push.lua');
+
+function repoFile(relative: string): string {
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, relative);
+    if (existsSync(candidate)) return candidate;
+    if (path.dirname(dir) === dir) throw new Error(`${relative} not found above ${import.meta.url}`);
+  }
+}
 
 /**
  * Dovecot's push_notification plugin with the Lua driver running docs/dovecot/easd-push.lua, for
