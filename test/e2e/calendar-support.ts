@@ -67,6 +67,28 @@ export async function davObjects(
   return out;
 }
 
+/** A provisioned 16.1 phone after its first FolderSync, and the folders' ServerIds by Type. */
+export async function phoneWithFolders(
+  app: FastifyInstance,
+  user: { user: string; password: string },
+  deviceId: string,
+): Promise<{ phone: EasTestClient; folders: Map<string, string> }> {
+  const phone = EasTestClient.inject(app, {
+    user: user.user,
+    password: user.password,
+    deviceId,
+    version: '16.1',
+  });
+  await phone.provision();
+  const fs = await phone.command(
+    'FolderSync',
+    '<FolderSync xmlns="FolderHierarchy:"><SyncKey>0</SyncKey></FolderSync>',
+  );
+  const folders = new Map<string, string>();
+  for (const a of findAll(fs.doc, 'Add')) folders.set(findText(a, 'Type')!, findText(a, 'ServerId')!);
+  return { phone, folders };
+}
+
 export interface SyncedPhone {
   client: EasTestClient;
   collectionId: string;

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import type { Easd } from '../../src/app.js';
 import { EasTestClient, findAll, findText } from '../support/eas-client.js';
 import { validateEasResponse } from '../support/schema.js';
-import { openStackEasd, putIcs } from './calendar-support.js';
+import { openStackEasd, phoneWithFolders, putIcs } from './calendar-support.js';
 import { HELD, pingStatus, within } from './push-phone.js';
 
 const stack = inject('stack');
@@ -14,22 +14,11 @@ const authorization = 'Basic ' + Buffer.from(`${bob.user}:${bob.password}`).toSt
 let easd: Easd;
 let close: () => Promise<void>;
 let phone: EasTestClient;
-const folders = new Map<string, string>(); // Type → ServerId
+let folders: Map<string, string>; // Type → ServerId
 
 beforeAll(async () => {
   ({ easd, close } = await openStackEasd(stack, { carddav: true, env: { EASD_DAV_POLL: '1' } }));
-  phone = EasTestClient.inject(easd.app, {
-    user: bob.user,
-    password: bob.password,
-    deviceId: `PUSHDAV${Date.now()}`,
-    version: '16.1',
-  });
-  await phone.provision();
-  const fs = await phone.command(
-    'FolderSync',
-    '<FolderSync xmlns="FolderHierarchy:"><SyncKey>0</SyncKey></FolderSync>',
-  );
-  for (const a of findAll(fs.doc, 'Add')) folders.set(findText(a, 'Type')!, findText(a, 'ServerId')!);
+  ({ phone, folders } = await phoneWithFolders(easd.app, bob, `PUSHDAV${Date.now()}`));
 });
 afterAll(async () => close?.());
 

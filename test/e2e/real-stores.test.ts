@@ -12,6 +12,7 @@ import { appendMessage, imapConnect } from '../stack/dovecot.js';
 import { readSpool } from '../stack/smtp.js';
 import { el } from '../../wbxml/index.js';
 import { EasTestClient, findAll, findText } from '../support/eas-client.js';
+import { phoneWithFolders } from './calendar-support.js';
 
 const stack = inject('stack');
 const alice = stack.users.find((u) => u.user === 'alice')!;
@@ -30,18 +31,9 @@ beforeAll(async () => {
     EASD_CALDAV_URL: stack.dav.url,
   });
   easd = await openEasd(config, pino({ level: 'silent' }));
-  phone = EasTestClient.inject(easd.app, {
-    user: alice.user,
-    password: alice.password,
-    deviceId: `REAL${Date.now()}`,
-    version: '16.1',
-  });
-  await phone.provision();
-  const fs = await phone.command(
-    'FolderSync',
-    '<FolderSync xmlns="FolderHierarchy:"><SyncKey>0</SyncKey></FolderSync>',
-  );
-  for (const a of findAll(fs.doc, 'Add')) folders.set(findText(a, 'Type')!, findText(a, 'ServerId')!);
+  let shown;
+  ({ phone, folders: shown } = await phoneWithFolders(easd.app, alice, `REAL${Date.now()}`));
+  for (const [type, id] of shown) folders.set(type, id);
 });
 afterAll(async () => {
   await easd?.app.close();
