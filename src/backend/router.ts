@@ -462,7 +462,10 @@ function unwrapAttachments(m: Mount, typed: TypedItem): TypedItem {
   return { ...typed, item: { ...item, AttachmentsDelete: inner } } as TypedItem;
 }
 
-/** Hints at a mount's folders every `pollMs` until the watch ends. */
+/**
+ * Hints at a mount's folders every `pollMs` until the watch ends. Polled folders are blind (a
+ * change between two polls goes unreported until the next), so the hub never counts them quiet.
+ */
 function pollFolders(
   m: Mount,
   ids: readonly string[],
@@ -471,6 +474,7 @@ function pollFolders(
 ): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
+    for (const id of ids) onChange({ folderId: wrap(m, id), blind: true });
     const timer = setInterval(() => {
       for (const id of ids) onChange({ folderId: wrap(m, id) });
     }, m.pollMs ?? 30_000);

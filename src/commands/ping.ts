@@ -140,10 +140,8 @@ async function holdPing(deps: PingDeps, held: HeldPing): Promise<CommandResult> 
         changed.push(w.id);
         continue;
       }
-      // Email only: its stores (IMAP, memory) watch every folder, while the router does not
-      // watch the DAV stores it mounts for contacts and calendars (their silence says nothing)
-      const vouched = current.state.class === 'Email';
-      if (vouched && hub.isQuiet(account.user, deviceId, w.id, current.key)) continue;
+      // the hub vouches only for folders the store's watch sees every change of (not blind ones)
+      if (hub.isQuiet(account.user, deviceId, w.id, current.key)) continue;
       const cx = {
         backend: deps.backend,
         account,
@@ -153,7 +151,7 @@ async function holdPing(deps: PingDeps, held: HeldPing): Promise<CommandResult> 
         signal,
       };
       if ((await estimateChanges(cx, current.state)) > 0) changed.push(w.id);
-      else if (vouched) hub.noteQuiet(account.user, deviceId, w.id, current.key, w.backendId, mark);
+      else hub.noteQuiet(account.user, deviceId, w.id, current.key, w.backendId, mark);
     }
     return changed;
   };

@@ -103,6 +103,29 @@ describe('BackendRouter', () => {
     expect(got[0]?.item).toMatchObject({ FirstName: 'Routed' });
   });
 
+  it("polls a mount that cannot watch: its folders are blind, then hinted at the mount's pace", async () => {
+    // the DAV side as CardDAV/CalDAV are: no watch of their own
+    const noWatch = Object.create(pair.dav, { watch: { value: undefined } }) as Backend;
+    const router = new BackendRouter([
+      { prefix: 'm', backend: pair.mail, classes: ['Email'] },
+      { prefix: 'd', backend: noWatch, classes: ['Contacts'], pollMs: 20 },
+    ]);
+    const contacts = (await router.listFolders(a, signal)).find((f) => f.class === 'Contacts')?.id ?? '';
+    const hints: ChangeHint[] = [];
+    const ac = new AbortController();
+    const watching = router.watch!(a, [contacts], (h) => hints.push(h), ac.signal);
+    expect(hints).toEqual([{ folderId: contacts, blind: true }]);
+    await new Promise((r) => setTimeout(r, 100));
+    ac.abort();
+    await watching;
+    const polled = hints.length;
+    expect(hints.slice(1).every((h) => h.folderId === contacts && h.blind === undefined)).toBe(true);
+    expect(polled).toBeGreaterThan(1);
+    // the watch ended: no more hints
+    await new Promise((r) => setTimeout(r, 60));
+    expect(hints.length).toBe(polled);
+  });
+
   it('prefixes FileReferences and watch hints, and routes them back', async () => {
     const inbox = (await pair.router.listFolders(a, signal)).find((f) => f.role === 'inbox')?.id ?? '';
     const hints: ChangeHint[] = [];
